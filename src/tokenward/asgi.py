@@ -1,0 +1,93 @@
+"""Pure ASGI shell (http and websocket; lifespan and anything else pass through).
+
+A refused http request gets tokenward's response; a refused websocket is closed with 1008
+(policy violation) before it is accepted. On lifespan shutdown pending last-used times are
+written before the server is told shutdown is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from tokenward.authenticator import Authenticator
+from tokenward.core.request import RequestInfo
+from tokenward.core.settings import Settings
+from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+
+__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
+    authorization: list[str] = []
+    forwarded = None
+    wanted = settings.proxy_header.encode() if settings.proxy_networks else None
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            authorization.append(value.decode("latin-1"))
+        elif name == wanted:
+            text = value.decode("latin-1")
+            forwarded = text if forwarded is None else f"{forwarded}, {text}"
+    client = scope.get("client")
+    return RequestInfo(
+        method=scope.get("method", "GET"),
+        path=scope.get("path", "/") or "/",
+        authorization=tuple(authorization),
+        peer=None if not client else str(client[0]),
+        forwarded=forwarded,
+        scheme=scope.get("scheme", "http"),
+    )
+
+
+class TokenwardASGIMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        store: StoreSpec = None,
+        settings: Settings | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request = request_from_scope(scope, self.authenticator.settings)
+        decision = await self.authenticator.authenticate_async(request)
+        response = decision.response
+        if response is None:
+            if decision.identity is not None:
+                scope[IDENTITY_KEY] = decision.identity
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+        else:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [(k.encode(), v.encode()) for k, v in response.headers],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                self.authenticator.close()
+            await send(message)
+
+        return wrapped

@@ -1,0 +1,1 @@
+"""The I/O-free core: header grammar, tokens, digests, IP lists, ACLs, policy, responses."""

@@ -1,0 +1,78 @@
+"""The access decision for a token that was found, in cPanel's fixed order.
+
+Pure: the record, the time, the client address and the owner's standing are all parameters.
+Access is granted if and only if: the token belongs to the named user, the owner is known and
+active, the token (or, after a rotation, its previous secret) has not expired, the client
+address is allowed, and the effective ACLs cover the route. Anything else raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Protocol
+
+from tokenward.core.acl import effective_acls, grants
+from tokenward.core.network import Address, AllowList
+from tokenward.core.tokens import Identity, Realm, TokenRecord, is_within_expiry
+from tokenward.errors import AuthenticationError, FailureReason, PermissionDeniedError
+
+__all__ = ["Owner", "UserDirectory", "evaluate"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Owner:
+    """A token owner's current standing. ``acls=None``: unrestricted."""
+
+    active: bool = True
+    acls: frozenset[str] | None = None
+
+
+class UserDirectory(Protocol):
+    """Your accounts, as tokenward needs to see them. ``None`` means no such user."""
+
+    def owner(self, realm: Realm, user: str) -> Owner | None: ...
+
+
+UNRESTRICTED = Owner()
+
+
+@functools.lru_cache(maxsize=4096)
+def _allow_list(entries: tuple[str, ...]) -> AllowList:
+    """Allow-lists are compiled once per distinct list, not on every request."""
+    return AllowList(entries)
+
+
+def evaluate(
+    record: TokenRecord,
+    *,
+    user: str,
+    used_previous_secret: bool,
+    owner: Owner | None,
+    now: float,
+    client: Address | None,
+    required_acls: frozenset[str],
+) -> Identity:
+    if record.user != user:
+        raise AuthenticationError(FailureReason.WRONG_USER)
+    if owner is None:
+        raise AuthenticationError(FailureReason.OWNER_UNKNOWN)
+    if not owner.active:
+        raise AuthenticationError(FailureReason.OWNER_SUSPENDED)
+    if not is_within_expiry(record.expires_at, now):
+        raise AuthenticationError(FailureReason.EXPIRED)
+    if used_previous_secret and not is_within_expiry(record.previous_until, now):
+        raise AuthenticationError(FailureReason.ROTATED_OUT)
+    if record.whitelist_ips and not _allow_list(record.whitelist_ips).allows(client):
+        raise AuthenticationError(FailureReason.IP_NOT_ALLOWED, str(client or "unknown"))
+    acls = effective_acls(record.acls, owner.acls)
+    if not grants(acls, required_acls):
+        raise PermissionDeniedError(required_acls - acls)
+    return Identity(
+        user=record.user,
+        realm=record.realm,
+        token_name=record.name,
+        acls=acls,
+        token_id=record.id,
+        expires_at=record.expires_at,
+    )

@@ -1,0 +1,23 @@
+"""What the protocol shells hand the core about one request."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["RequestInfo"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The few facts authentication needs, copied out of a WSGI environ or ASGI scope.
+
+    ``authorization`` holds every Authorization value the request carried (several are
+    refused). ``forwarded`` is the configured proxy header's value, or ``None``.
+    """
+
+    method: str
+    path: str
+    authorization: tuple[str, ...] = ()
+    peer: str | None = None
+    forwarded: str | None = None
+    scheme: str = "http"

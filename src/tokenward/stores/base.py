@@ -1,0 +1,77 @@
+"""The store protocol every backend implements, and the shapes it exchanges.
+
+Every method is abstract: a store that forgets one cannot be instantiated, rather than
+quietly pretending to revoke. Drivers' own exceptions never escape a store; they become
+``StoreError`` raised ``from`` the original.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from tokenward.core.tokens import Realm, TokenRecord
+
+__all__ = ["TokenStore", "Usage"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Usage:
+    """The latest successful use of a token, as batched by the authenticator."""
+
+    token_id: str
+    at: int
+    ip: str | None
+
+
+class TokenStore(abc.ABC):
+    """Where token records live. ``get`` is the request path: one indexed read, no write."""
+
+    @abc.abstractmethod
+    def get(self, digest: str) -> TokenRecord | None:
+        """The record whose current *or previous* (rotated) digest is ``digest``."""
+
+    async def aget(self, digest: str) -> TokenRecord | None:
+        """Async ``get``. In-process stores answer in microseconds, so this calls ``get``;
+        network stores override it with their driver's async client."""
+        return self.get(digest)
+
+    @abc.abstractmethod
+    def add(self, record: TokenRecord) -> None:
+        """Insert; ``DuplicateTokenError`` when (realm, user, name) or a digest is taken."""
+
+    @abc.abstractmethod
+    def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None: ...
+
+    @abc.abstractmethod
+    def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
+        """Records sorted by realm, user and name."""
+
+    @abc.abstractmethod
+    def save(self, record: TokenRecord) -> None:
+        """Replace the record with the same id (rename, edit, rotate).
+
+        ``TokenNotFoundError`` when it no longer exists; ``DuplicateTokenError`` on a name
+        clash. Last-used fields are the store's own and are not overwritten by ``save``.
+        """
+
+    @abc.abstractmethod
+    def delete(self, token_ids: Iterable[str]) -> int:
+        """Remove tokens by id; unknown ids are ignored. Returns how many went."""
+
+    @abc.abstractmethod
+    def delete_user(self, realm: Realm, user: str) -> int:
+        """Remove every token of one user in one step (account deleted, revoke-all)."""
+
+    @abc.abstractmethod
+    def rename_user(self, realm: Realm, old: str, new: str) -> int:
+        """Move every token of ``old`` to ``new``; the secrets keep working."""
+
+    @abc.abstractmethod
+    def record_usage(self, usages: Sequence[Usage]) -> None:
+        """Batch of last-used updates. Only ever moves ``last_used_at`` forward, so that
+        workers flushing in any order converge on the latest use."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,109 @@
+"""A store in a dict: for tests, demos and single-process apps that mint tokens at start-up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.errors import DuplicateTokenError, TokenNotFoundError
+from tokenward.stores.base import TokenStore, Usage
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(TokenStore):
+    def __init__(self) -> None:
+        self._records: dict[str, TokenRecord] = {}
+        self._by_digest: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._records)} tokens)"
+
+    def get(self, digest: str) -> TokenRecord | None:
+        token_id = self._by_digest.get(digest)
+        return None if token_id is None else self._records.get(token_id)
+
+    def add(self, record: TokenRecord) -> None:
+        with self._lock:
+            self._check_free(record)
+            self._records[record.id] = record
+            self._index(record)
+
+    def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
+        for record in self._records.values():
+            if (record.realm, record.user, record.name) == (realm, user, name):
+                return record
+        return None
+
+    def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
+        found = [
+            r
+            for r in self._records.values()
+            if (realm is None or r.realm == realm) and (user is None or r.user == user)
+        ]
+        return sorted(found, key=lambda r: (r.realm, r.user, r.name))
+
+    def save(self, record: TokenRecord) -> None:
+        with self._lock:
+            old = self._records.get(record.id)
+            if old is None:
+                raise TokenNotFoundError(f"token {record.name!r} no longer exists")
+            self._check_free(record)
+            record = record.replace(last_used_at=old.last_used_at, last_used_ip=old.last_used_ip)
+            self._unindex(old)
+            self._records[record.id] = record
+            self._index(record)
+
+    def delete(self, token_ids: Iterable[str]) -> int:
+        with self._lock:
+            removed = 0
+            for token_id in token_ids:
+                record = self._records.pop(token_id, None)
+                if record is not None:
+                    self._unindex(record)
+                    removed += 1
+            return removed
+
+    def delete_user(self, realm: Realm, user: str) -> int:
+        return self.delete([r.id for r in self.list(realm=realm, user=user)])
+
+    def rename_user(self, realm: Realm, old: str, new: str) -> int:
+        with self._lock:
+            moving = [r for r in self._records.values() if r.realm == realm and r.user == old]
+            for record in moving:
+                self._records[record.id] = record.replace(user=new)
+            return len(moving)
+
+    def record_usage(self, usages: Sequence[Usage]) -> None:
+        with self._lock:
+            for usage in usages:
+                record = self._records.get(usage.token_id)
+                if record is not None and (record.last_used_at or 0) <= usage.at:
+                    self._records[usage.token_id] = record.replace(
+                        last_used_at=usage.at, last_used_ip=usage.ip
+                    )
+
+    def close(self) -> None:
+        """Nothing to release; the records stay readable."""
+
+    def _check_free(self, record: TokenRecord) -> None:
+        for other in self._records.values():
+            if other.id == record.id:
+                continue
+            if (other.realm, other.user, other.name) == (record.realm, record.user, record.name):
+                raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+        for digest in (record.digest, record.previous_digest):
+            if digest is not None and self._by_digest.get(digest, record.id) != record.id:
+                raise DuplicateTokenError("digest collision")
+
+    def _index(self, record: TokenRecord) -> None:
+        self._by_digest[record.digest] = record.id
+        if record.previous_digest is not None:
+            self._by_digest[record.previous_digest] = record.id
+
+    def _unindex(self, record: TokenRecord) -> None:
+        self._by_digest.pop(record.digest, None)
+        if record.previous_digest is not None:
+            self._by_digest.pop(record.previous_digest, None)

@@ -1,0 +1,272 @@
+"""The embedded default: one SQLite file, shared safely by threads and worker processes.
+
+WAL lets readers proceed while one process writes; a busy timeout makes writers queue instead
+of failing with "database is locked". Each thread has its own connection.
+
+The request path can skip the SQL query entirely: each connection keeps the records it has
+read, and asks ``PRAGMA data_version`` (a few microseconds, no table access) whether any
+other connection has committed since. If one has, the cache is dropped, so a revocation made
+by any process is honoured on the very next request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
+from tokenward.stores.base import TokenStore, Usage
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+_COLUMNS = (
+    "id, realm, user, name, digest, verifier, created_at, expires_at, acls, whitelist_ips, "
+    "last_used_at, last_used_ip, previous_digest, previous_verifier, previous_until"
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokenward_tokens (
+    id TEXT PRIMARY KEY,
+    realm TEXT NOT NULL,
+    user TEXT NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    verifier TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    acls TEXT NOT NULL,
+    whitelist_ips TEXT NOT NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT,
+    previous_digest TEXT UNIQUE,
+    previous_verifier TEXT,
+    previous_until INTEGER,
+    UNIQUE (realm, user, name)
+);
+CREATE TABLE IF NOT EXISTS tokenward_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_CACHE_LIMIT = 10_000
+
+
+class _Local(threading.local):
+    connection: sqlite3.Connection | None = None
+    pid: int = 0
+    data_version: int = -1
+    cache: dict[str, TokenRecord | None]
+
+
+class SQLiteStore(TokenStore):
+    def __init__(
+        self, path: str | os.PathLike[str], *, cache: bool = True, busy_timeout: float = 10.0
+    ) -> None:
+        self.path = str(path)
+        self._cache = cache
+        self._timeout = busy_timeout
+        self._local = _Local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path == ":memory:" or not self.path:
+            # Each thread has its own connection, so each would see its own empty database.
+            raise ConfigurationError("SQLiteStore needs a file; use MemoryStore for memory")
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self._write() as db:
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO tokenward_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        version = self._read_one("SELECT value FROM tokenward_meta WHERE key='schema_version'", ())
+        if version is None or str(version[0]) != str(SCHEMA_VERSION):
+            raise StoreError(f"{self.path}: schema version {version} is not {SCHEMA_VERSION}")
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- request path ---------------------------------------------------------------------
+
+    def get(self, digest: str) -> TokenRecord | None:
+        local = self._local
+        try:
+            db = self._connection()
+            if self._cache:
+                version = db.execute("PRAGMA data_version").fetchone()[0]
+                if version != local.data_version:
+                    local.cache = {}
+                    local.data_version = version
+                elif digest in local.cache:
+                    return local.cache[digest]
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE digest = ? "  # noqa: S608
+                f"UNION ALL SELECT {_COLUMNS} FROM tokenward_tokens WHERE previous_digest = ?",
+                (digest, digest),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
+        record = None if row is None else _record(row)
+        if self._cache and record is not None:
+            if len(local.cache) >= _CACHE_LIMIT:
+                local.cache.clear()
+            local.cache[digest] = record
+        return record
+
+    def record_usage(self, usages: Sequence[Usage]) -> None:
+        if not usages:
+            return
+        with self._write() as db:
+            db.executemany(
+                "UPDATE tokenward_tokens SET last_used_at = ?, last_used_ip = ? "
+                "WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+                [(u.at, u.ip, u.token_id, u.at) for u in usages],
+            )
+
+    # -- management -----------------------------------------------------------------------
+
+    def add(self, record: TokenRecord) -> None:
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO tokenward_tokens ({_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _row(record),
+            )
+
+    def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
+        row = self._read_one(
+            f"SELECT {_COLUMNS} FROM tokenward_tokens "  # noqa: S608
+            "WHERE realm = ? AND user = ? AND name = ?",
+            (realm.value, user, name),
+        )
+        return None if row is None else _record(row)
+
+    def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
+        sql = f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE 1=1"  # noqa: S608
+        params: list[str] = []
+        if realm is not None:
+            sql += " AND realm = ?"
+            params.append(realm.value)
+        if user is not None:
+            sql += " AND user = ?"
+            params.append(user)
+        try:
+            rows = self._connection().execute(sql + " ORDER BY realm, user, name", params)
+            return [_record(row) for row in rows.fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
+
+    def save(self, record: TokenRecord) -> None:
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE tokenward_tokens SET realm = ?, user = ?, name = ?, digest = ?, "
+                "verifier = ?, created_at = ?, expires_at = ?, acls = ?, whitelist_ips = ?, "
+                "previous_digest = ?, previous_verifier = ?, previous_until = ? WHERE id = ?",
+                (*_row(record)[1:10], *_row(record)[12:], record.id),
+            ).rowcount
+        if not changed:
+            raise TokenNotFoundError(f"token {record.name!r} no longer exists")
+
+    def delete(self, token_ids: Iterable[str]) -> int:
+        ids = [(token_id,) for token_id in token_ids]
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany("DELETE FROM tokenward_tokens WHERE id = ?", ids)
+            return db.total_changes - before
+
+    def delete_user(self, realm: Realm, user: str) -> int:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM tokenward_tokens WHERE realm = ? AND user = ?", (realm.value, user)
+            ).rowcount
+
+    def rename_user(self, realm: Realm, old: str, new: str) -> int:
+        with self._write() as db:
+            return db.execute(
+                "UPDATE tokenward_tokens SET user = ? WHERE realm = ? AND user = ?",
+                (new, realm.value, old),
+            ).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = _Local()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        if local.connection is None or local.pid != os.getpid():
+            # A connection must never cross a fork: each worker process opens its own.
+            connection = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            local.connection, local.pid = connection, os.getpid()
+            local.data_version, local.cache = -1, {}
+            with self._lock:
+                self._connections.append(connection)
+        return local.connection
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction: writers queue on the busy timeout, never half-apply."""
+        try:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateTokenError("a token with that name already exists") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be written") from exc
+        finally:
+            # Our own commits do not move this connection's data_version: drop its cache.
+            self._local.data_version = -1
+
+    def _read_one(self, sql: str, params: Sequence[str]) -> tuple[object, ...] | None:
+        try:
+            row: tuple[object, ...] | None = self._connection().execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
+        return row
+
+
+def _row(r: TokenRecord) -> tuple[object, ...]:
+    return (
+        r.id, r.realm.value, r.user, r.name, r.digest, r.verifier, r.created_at, r.expires_at,
+        json.dumps(sorted(r.acls)), json.dumps(list(r.whitelist_ips)), r.last_used_at,
+        r.last_used_ip, r.previous_digest, r.previous_verifier, r.previous_until,
+    )  # fmt: skip
+
+
+def _record(row: Sequence[Any]) -> TokenRecord:
+    (id_, realm, user, name, digest, verifier, created, expires, acls, ips, used_at, used_ip,
+     prev_digest, prev_verifier, prev_until) = row  # fmt: skip
+    return TokenRecord(
+        id=str(id_),
+        realm=Realm(str(realm)),
+        user=str(user),
+        name=str(name),
+        digest=str(digest),
+        verifier=str(verifier),
+        created_at=int(created),
+        expires_at=None if expires is None else int(expires),
+        acls=frozenset(json.loads(str(acls))),
+        whitelist_ips=tuple(json.loads(str(ips))),
+        last_used_at=None if used_at is None else int(used_at),
+        last_used_ip=None if used_ip is None else str(used_ip),
+        previous_digest=None if prev_digest is None else str(prev_digest),
+        previous_verifier=None if prev_verifier is None else str(prev_verifier),
+        previous_until=None if prev_until is None else int(prev_until),
+    )

@@ -1,0 +1,64 @@
+"""WSGI shell: environ in, ``RequestInfo`` to the core, a refusal or the wrapped app out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tokenward.authenticator import Authenticator
+from tokenward.core.request import RequestInfo
+from tokenward.core.settings import Settings
+from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["TokenwardWSGIMiddleware", "request_from_environ"]
+
+
+def request_from_environ(environ: WSGIEnvironment, settings: Settings) -> RequestInfo:
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    forwarded = None
+    if settings.proxy_networks:
+        key = "HTTP_FORWARDED" if settings.proxy_header == "forwarded" else "HTTP_X_FORWARDED_FOR"
+        forwarded = environ.get(key)
+    return RequestInfo(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", "") or "/",
+        authorization=() if authorization is None else (authorization,),
+        peer=environ.get("REMOTE_ADDR"),
+        forwarded=forwarded,
+        scheme=environ.get("wsgi.url_scheme", "http"),
+    )
+
+
+class TokenwardWSGIMiddleware:
+    """Wrap any WSGI app. The identity lands at ``environ["tokenward.identity"]`` and the
+    user name at ``REMOTE_USER``. Rules match ``PATH_INFO`` (the path inside the app)."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        store: StoreSpec = None,
+        settings: Settings | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = request_from_environ(environ, self.authenticator.settings)
+        decision = self.authenticator.authenticate(request)
+        if decision.response is not None:
+            response = decision.response
+            start_response(response.status_line, list(response.headers))
+            return [response.body]
+        if decision.identity is not None:
+            environ[IDENTITY_KEY] = decision.identity
+            environ["REMOTE_USER"] = decision.identity.user
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self.authenticator.close()
