@@ -245,7 +245,14 @@ class Authenticator:
             response = self.responses.unauthorized
         if self.audit is not None:
             self.audit(
-                self._event("auth.failure", request, credentials, reason, token_name, detail)
+                self._event(
+                    "auth.failure",
+                    request,
+                    credentials,
+                    reason=reason,
+                    token_name=token_name,
+                    detail=detail,
+                )
             )
         return Decision(response=response, reason=reason, detail=detail)
 
