@@ -77,7 +77,9 @@ class SQLiteStore(TokenStore):
             raise ConfigurationError("SQLiteStore needs a file; use MemoryStore for memory")
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self._write() as db:
-            db.executescript(_SCHEMA)
+            for statement in _SCHEMA.split(";"):  # executescript would commit early
+                if statement.strip():
+                    db.execute(statement)
             db.execute(
                 "INSERT OR IGNORE INTO tokenward_meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),

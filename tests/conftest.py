@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite: a frozen clock, a store, a token factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tokenward import Authenticator, MemoryStore, Settings
+from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def factory(store: MemoryStore, clock: FrozenClock) -> TokenFactory:
+    return TokenFactory(store, clock)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(argon2=FAST_ARGON2)
+
+
+@pytest.fixture
+def authenticator(
+    store: MemoryStore, settings: Settings, clock: FrozenClock
+) -> Iterator[Authenticator]:
+    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    yield auth
+    auth.close()
