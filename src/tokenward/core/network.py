@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Literal
@@ -26,6 +27,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ProxyHeader = Literal["x-forwarded-for", "forwarded"]
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_address(value: str | None) -> Address | None:
     """A client address, or ``None`` when it is absent or not an address.
 

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS tokenward_tokens (
 CREATE TABLE IF NOT EXISTS tokenward_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _CACHE_LIMIT = 10_000
+_GET = (
+    f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE digest = ? "  # noqa: S608
+    f"UNION ALL SELECT {_COLUMNS} FROM tokenward_tokens WHERE previous_digest = ?"
+)
 
 
 class _Local(threading.local):
@@ -94,29 +98,39 @@ class SQLiteStore(TokenStore):
     # -- request path ---------------------------------------------------------------------
 
     def get(self, digest: str) -> TokenRecord | None:
-        local = self._local
         try:
             db = self._connection()
-            if self._cache:
-                version = db.execute("PRAGMA data_version").fetchone()[0]
-                if version != local.data_version:
-                    local.cache = {}
-                    local.data_version = version
-                elif digest in local.cache:
-                    return local.cache[digest]
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE digest = ? "  # noqa: S608
-                f"UNION ALL SELECT {_COLUMNS} FROM tokenward_tokens WHERE previous_digest = ?",
-                (digest, digest),
-            ).fetchone()
+            if not self._cache:
+                return self._select(db, digest)
+            local = self._local
+            if digest not in local.cache:
+                # Unknown tokens (and first reads) cost the query alone. A found record is
+                # read again after data_version, so the cached copy is never older than it.
+                if self._select(db, digest) is None:
+                    return None
+            elif self._version(db) == local.data_version:
+                return local.cache[digest]
+            version = self._version(db)
+            if version != local.data_version:
+                local.cache, local.data_version = {}, version
+            record = self._select(db, digest)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
-        record = None if row is None else _record(row)
-        if self._cache and record is not None:
+        if record is not None:
             if len(local.cache) >= _CACHE_LIMIT:
                 local.cache.clear()
             local.cache[digest] = record
         return record
+
+    @staticmethod
+    def _version(db: sqlite3.Connection) -> int:
+        version: int = db.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
+    @staticmethod
+    def _select(db: sqlite3.Connection, digest: str) -> TokenRecord | None:
+        row = db.execute(_GET, (digest, digest)).fetchone()
+        return None if row is None else _record(row)
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
