@@ -188,8 +188,7 @@ def test_owner_standing_is_checked_on_every_request(
 ) -> None:
     directory = Directory()
     settings = Settings(argon2=FAST_ARGON2, rules=(Rule.require("/dns", "edit-dns"),))
-    auth = Authenticator(store, settings, clock=clock, directory=directory,
-                         background_flush=False)  # fmt: skip
+    auth = Authenticator(store, settings, clock=clock, directory=directory, background_flush=False)
     token = factory.mint("alice", acls=["all"])
     decision = auth.authenticate(request(token.header, path="/dns"))
     assert decision.identity is not None
@@ -229,8 +228,9 @@ def test_broken_user_directory_fails_closed(
         def owner(self, realm: Realm, user: str) -> Owner | None:
             raise RuntimeError("ldap down")
 
-    auth = Authenticator(store, settings, clock=clock, directory=Exploding(),
-                         background_flush=False)  # fmt: skip
+    auth = Authenticator(
+        store, settings, clock=clock, directory=Exploding(), background_flush=False
+    )
     token = factory.mint()
     assert auth.authenticate(request(token.header)).reason is FailureReason.STORE_UNAVAILABLE
 
@@ -273,9 +273,12 @@ def test_last_use_is_batched_and_written_at_most_once_per_flush(
 
 
 def test_last_use_survives_a_store_failure_during_flush(
-    authenticator: Authenticator, factory: TokenFactory, store: MemoryStore, clock: FrozenClock,
+    authenticator: Authenticator,
+    factory: TokenFactory,
+    store: MemoryStore,
+    clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     token = factory.mint()
     authenticator.authenticate(request(token.header))
 
@@ -323,29 +326,45 @@ def test_close_flushes_pending_last_use(
 
 
 def test_audit_events_carry_the_precise_reason_and_never_the_secret(
-    store: MemoryStore, factory: TokenFactory, clock: FrozenClock,
+    store: MemoryStore,
+    factory: TokenFactory,
+    clock: FrozenClock,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     events: list[AuditEvent] = []
-    auth = Authenticator(store, Settings(argon2=FAST_ARGON2), clock=clock, audit=events.append,
-                         audit_success=True, background_flush=False)  # fmt: skip
+    auth = Authenticator(
+        store,
+        Settings(argon2=FAST_ARGON2),
+        clock=clock,
+        audit=events.append,
+        audit_success=True,
+        background_flush=False,
+    )
     token = factory.mint(expires_in=5)
     auth.authenticate(request(token.header))
     clock.advance(10)
     auth.authenticate(request(token.header))
     auth.authenticate(request(f"cpanel alice:{token.secret} junk"))
-    assert [e.kind for e in events] == ["auth.success", "auth.failure", "auth.failure"]
-    assert [e.reason for e in events] == [None, FailureReason.EXPIRED, FailureReason.MALFORMED]
-    assert events[1].token_name == token.created.record.name
+    kinds = ["auth.new_address", "auth.success", "auth.failure", "auth.failure"]
+    assert [e.kind for e in events] == kinds
+    assert [e.reason for e in events][1:] == [
+        None,
+        FailureReason.EXPIRED,
+        FailureReason.MALFORMED,
+    ]
+    assert events[2].token_name == token.created.record.name
     assert all(token.secret not in repr(e) for e in events)
 
 
 def test_logs_name_the_reason_and_never_the_secret(
-    store: MemoryStore, factory: TokenFactory, clock: FrozenClock,
+    store: MemoryStore,
+    factory: TokenFactory,
+    clock: FrozenClock,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
-    auth = Authenticator(BrokenStore(), Settings(argon2=FAST_ARGON2), clock=clock,
-                         background_flush=False)  # fmt: skip
+) -> None:
+    auth = Authenticator(
+        BrokenStore(), Settings(argon2=FAST_ARGON2), clock=clock, background_flush=False
+    )
     token = factory.mint()
     with caplog.at_level(logging.DEBUG, logger="tokenward"):
         auth.authenticate(request(token.header))

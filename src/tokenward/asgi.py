@@ -26,14 +26,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
     authorization: list[str] = []
-    forwarded = None
-    wanted = settings.proxy_header.encode() if settings.proxy_networks else None
+    forwarded = proto = None
+    trusting = bool(settings.proxy_networks)  # proxy headers are read only when trusted
+    wanted = settings.proxy_header.encode()
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             authorization.append(value.decode("latin-1"))
-        elif name == wanted:
+        elif trusting and name == wanted:
             text = value.decode("latin-1")
             forwarded = text if forwarded is None else f"{forwarded}, {text}"
+        elif trusting and name == b"x-forwarded-proto":
+            proto = value.decode("latin-1")
     client = scope.get("client")
     return RequestInfo(
         method=scope.get("method", "GET"),
@@ -42,6 +45,7 @@ def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
         peer=None if not client else str(client[0]),
         forwarded=forwarded,
         scheme=scope.get("scheme", "http"),
+        forwarded_proto=proto,
     )
 
 

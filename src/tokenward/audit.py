@@ -42,10 +42,16 @@ def log_event(event: AuditEvent) -> None:
     if event.kind == "auth.failure":
         logger.info(
             "refused %s %s: %s (realm=%s user=%s token=%s ip=%s)%s",
-            event.method, event.path, event.reason.value if event.reason else "?", event.realm,
-            event.user, event.token_name, event.client_ip,
+            event.method,
+            event.path,
+            event.reason.value if event.reason else "?",
+            event.realm,
+            event.user,
+            event.token_name,
+            event.client_ip,
             f" {event.detail}" if event.detail else "",
-        )  # fmt: skip
+        )
     else:
-        logger.debug("%s user=%s token=%s ip=%s", event.kind, event.user, event.token_name,
-                     event.client_ip)  # fmt: skip
+        logger.debug(
+            "%s user=%s token=%s ip=%s", event.kind, event.user, event.token_name, event.client_ip
+        )

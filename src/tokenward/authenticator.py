@@ -1,9 +1,10 @@
 """The only place where the core meets a store.
 
 One request: route requirement → parse the header → one indexed store read by lookup digest
-→ argon2 only if this process has not verified that exact verifier before → policy → note
-last use in memory. The sync and async entry points share every step but the two that wait
-(the store read and a cold verification), so the logic exists once.
+→ the token's standing (owner, expiry, address) → argon2 only if this process has not yet
+verified that exact verifier → route ACLs → last use noted in memory. The sync and async
+entry points share every step but the two that wait (the store read and a cold
+verification), so the logic exists once.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from tokenward.audit import AuditEvent, AuditHook, log_event
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import SecretHasher, lookup_digest
 from tokenward.core.header import Credentials, parse_authorization
-from tokenward.core.network import Address, resolve_client_address
-from tokenward.core.policy import UNRESTRICTED, UserDirectory, evaluate
+from tokenward.core.network import Address, resolve_client_address, resolve_scheme
+from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory, authorize, check_standing
 from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Response, Responses
 from tokenward.core.settings import Settings
@@ -30,13 +31,25 @@ from tokenward.errors import (
     PermissionDeniedError,
     StoreError,
 )
+from tokenward.limits import FailureLimiter, MemoryFailureLimiter, budget_key
 from tokenward.stores.base import TokenStore
 from tokenward.usage import UsageTracker
 from tokenward.verification import VerificationPool
 
-__all__ = ["Authenticator", "Clock", "Decision"]
+__all__ = ["Authenticator", "Decision"]
 
 logger = logging.getLogger("tokenward.auth")
+
+# Failures that say nothing about the caller's credentials: not counted against its budget.
+_NOT_THE_CALLERS_FAULT = frozenset(
+    {
+        FailureReason.MISSING,
+        FailureReason.STORE_UNAVAILABLE,
+        FailureReason.OVERLOADED,
+        FailureReason.MISSING_ACL,
+    }
+)
+_SEEN_LIMIT = 10_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +76,9 @@ class _Attempt:
     credentials: Credentials
     digest: str
     required_acls: frozenset[str]
+    client: Address | None
+    now: float = 0.0
+    owner: Owner = UNRESTRICTED
 
 
 class Authenticator:
@@ -77,6 +93,7 @@ class Authenticator:
         directory: UserDirectory | None = None,
         audit: AuditHook | None = log_event,
         audit_success: bool = False,
+        limiter: FailureLimiter | None = None,
         background_flush: bool = True,
     ) -> None:
         self.store = store
@@ -85,16 +102,21 @@ class Authenticator:
         self.directory = directory
         self.audit = audit
         self.audit_success = audit_success
+        if limiter is None and settings.max_failures:
+            limiter = MemoryFailureLimiter(settings.max_failures, settings.failure_window)
+        self.limiter = limiter
         self.responses = Responses(settings.realm_label, settings.retry_after)
-        self.hasher = SecretHasher(settings.argon2)
         self.verifications = VerificationPool(
-            self.hasher, settings.max_concurrent_verifications, settings.max_queued_verifications
+            SecretHasher(settings.argon2),
+            settings.max_concurrent_verifications,
+            settings.max_queued_verifications,
         )
         self.usage = UsageTracker(store, settings.last_used_interval, background=background_flush)
         # digest -> verifier this process has already checked with argon2. A changed
         # verifier (rotation) or a missing record (revocation) is seen on the next read.
         self._verified: dict[str, str] = {}
-        self._verified_lock = threading.Lock()
+        self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Authenticator({self.store!r})"
@@ -105,11 +127,15 @@ class Authenticator:
             return attempt
         try:
             record = self.store.get(attempt.digest)
-            if record is not None and self._needs_verification(attempt, record):
+            refusal = self._screen(attempt, record)
+            if refusal is not None:
+                return refusal
+            assert record is not None  # screened
+            if self._needs_verification(attempt, record):
                 self.verifications.verify(attempt.digest, *self._secret_pair(attempt, record))
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
-        return self._conclude(attempt, record)
+        return self._grant(attempt, record)
 
     async def authenticate_async(self, request: RequestInfo) -> Decision:
         attempt = self._begin(request)
@@ -117,12 +143,16 @@ class Authenticator:
             return attempt
         try:
             record = await self.store.aget(attempt.digest)
-            if record is not None and self._needs_verification(attempt, record):
+            refusal = self._screen(attempt, record)
+            if refusal is not None:
+                return refusal
+            assert record is not None  # screened
+            if self._needs_verification(attempt, record):
                 pair = self._secret_pair(attempt, record)
                 await self.verifications.averify(attempt.digest, *pair)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
-        return self._conclude(attempt, record)
+        return self._grant(attempt, record)
 
     def close(self) -> None:
         """Write pending last-used times and stop the helper threads."""
@@ -143,12 +173,43 @@ class Authenticator:
             if access == "optional":
                 return _PASS
             return self._refuse(request, credentials, FailureReason.MISSING)
+        if self.settings.https_only and self._scheme(request) not in ("https", "wss"):
+            return self._refuse(
+                request,
+                credentials,
+                FailureReason.INSECURE_TRANSPORT,
+                "token sent over plain HTTP: it may be exposed, consider rotating it",
+            )
         digest = lookup_digest(credentials.realm, credentials.secret)
-        return _Attempt(request, credentials, digest, required)
+        return _Attempt(request, credentials, digest, required, self._client(request))
+
+    def _screen(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | None:
+        """A refusal for an unknown token or one in bad standing, before any argon2."""
+        request, credentials = attempt.request, attempt.credentials
+        if record is None:
+            return self._refuse(request, credentials, FailureReason.UNKNOWN_TOKEN)
+        attempt.now = self.clock()
+        try:
+            if self.directory is not None:
+                owner = self.directory.owner(record.realm, record.user)
+                if owner is not None:
+                    attempt.owner = owner
+            else:
+                owner = UNRESTRICTED
+            check_standing(
+                record,
+                user=credentials.user,
+                used_previous_secret=attempt.digest != record.digest,
+                owner=owner,
+                now=attempt.now,
+                client=attempt.client,
+            )
+        except AuthenticationError as exc:
+            return self._refuse(request, credentials, exc.reason, exc.detail, record.name)
+        return None
 
     def _needs_verification(self, attempt: _Attempt, record: TokenRecord) -> bool:
-        verifier = self._secret_pair(attempt, record)[0]
-        return self._verified.get(attempt.digest) != verifier
+        return self._verified.get(attempt.digest) != self._secret_pair(attempt, record)[0]
 
     @staticmethod
     def _secret_pair(attempt: _Attempt, record: TokenRecord) -> tuple[str, str]:
@@ -157,76 +218,79 @@ class Authenticator:
         return record.previous_verifier or "", attempt.credentials.secret
 
     def _failed(self, attempt: _Attempt, exc: Exception) -> Decision:
-        if isinstance(exc, AuthenticationError):
-            return self._refuse(attempt.request, attempt.credentials, exc.reason, exc.detail)
-        if isinstance(exc, OverloadedError):
-            return self._refuse(attempt.request, attempt.credentials, FailureReason.OVERLOADED)
-        if not isinstance(exc, StoreError):
-            logger.error("unexpected error while authenticating", exc_info=exc)
-        else:
-            logger.warning("token store unavailable: %s", exc)
-        return self._refuse(attempt.request, attempt.credentials, FailureReason.STORE_UNAVAILABLE)
-
-    def _conclude(self, attempt: _Attempt, record: TokenRecord | None) -> Decision:
         request, credentials = attempt.request, attempt.credentials
-        if record is None:
-            return self._refuse(request, credentials, FailureReason.UNKNOWN_TOKEN)
+        if isinstance(exc, AuthenticationError):
+            return self._refuse(request, credentials, exc.reason, exc.detail)
+        if isinstance(exc, OverloadedError):
+            return self._refuse(request, credentials, FailureReason.OVERLOADED)
+        if isinstance(exc, StoreError):
+            logger.warning("token store unavailable: %s", exc)
+        else:  # a broken store or user directory must fail closed, loudly
+            logger.error("unexpected error while authenticating", exc_info=exc)
+        return self._refuse(request, credentials, FailureReason.STORE_UNAVAILABLE)
+
+    def _grant(self, attempt: _Attempt, record: TokenRecord) -> Decision:
+        request, credentials = attempt.request, attempt.credentials
         self._remember(attempt.digest, self._secret_pair(attempt, record)[0])
-        now = self.clock()
-        client = self._client(request)
         try:
-            owner = (
-                UNRESTRICTED
-                if self.directory is None
-                else self.directory.owner(record.realm, record.user)
-            )
-            identity = evaluate(
-                record,
-                user=credentials.user,
-                used_previous_secret=attempt.digest != record.digest,
-                owner=owner,
-                now=now,
-                client=client,
-                required_acls=attempt.required_acls,
-            )
-        except AuthenticationError as exc:
-            return self._refuse(request, credentials, exc.reason, exc.detail, record.name)
+            identity = authorize(record, attempt.owner, attempt.required_acls)
         except PermissionDeniedError as exc:
             return self._refuse(
                 request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
             )
-        except Exception as exc:
-            logger.error("user directory failed", exc_info=exc)
-            return self._refuse(request, credentials, FailureReason.STORE_UNAVAILABLE)
-        ip = None if client is None else str(client)
-        self.usage.note(record.id, now, ip)
-        if self.audit is not None and self.audit_success:
-            self.audit(
-                self._event(
-                    "auth.success",
+        ip = None if attempt.client is None else str(attempt.client)
+        self.usage.note(record.id, attempt.now, ip)
+        if self.audit is not None:
+            if ip is not None and self._first_sight(record, ip):
+                self._emit(
+                    "auth.new_address",
                     request,
                     credentials,
-                    reason=None,
                     token_name=record.name,
-                    detail="",
+                    detail="first use of this token from this address",
                 )
-            )
+            if self.audit_success:
+                self._emit("auth.success", request, credentials, token_name=record.name)
         return Decision(identity=identity)
 
     def _remember(self, digest: str, verifier: str) -> None:
         if self._verified.get(digest) == verifier or not self.settings.verified_cache_size:
             return
-        with self._verified_lock:
+        with self._lock:
             if len(self._verified) >= self.settings.verified_cache_size:
                 self._verified.pop(next(iter(self._verified)))
             self._verified[digest] = verifier
 
+    def _first_sight(self, record: TokenRecord, ip: str) -> bool:
+        """True the first time this process sees the token used from ``ip``, unless that
+        address is the store's last-used one (then it is not news)."""
+        seen = self._seen.get(record.id)
+        if seen is not None and ip in seen:
+            return False
+        with self._lock:
+            if len(self._seen) >= _SEEN_LIMIT:
+                self._seen.clear()
+            seen = self._seen.setdefault(record.id, set())
+            if len(seen) >= 64:
+                seen.clear()
+            seen.add(ip)
+        return ip != record.last_used_ip
+
     def _client(self, request: RequestInfo) -> Address | None:
+        settings = self.settings
         return resolve_client_address(
-            request.peer,
-            request.forwarded,
-            self.settings.proxy_networks,
-            self.settings.proxy_header,
+            request.peer, request.forwarded, settings.proxy_networks, settings.proxy_header
+        )
+
+    def _scheme(self, request: RequestInfo) -> str:
+        settings = self.settings
+        return resolve_scheme(
+            request.scheme,
+            peer=request.peer,
+            forwarded_values=request.forwarded,
+            forwarded_proto=request.forwarded_proto,
+            trusted_proxies=settings.proxy_networks,
+            header=settings.proxy_header,
         )
 
     def _refuse(
@@ -243,39 +307,44 @@ class Authenticator:
             response = self.responses.unavailable
         else:
             response = self.responses.unauthorized
+        if self.limiter is not None and reason not in _NOT_THE_CALLERS_FAULT:
+            wait = self.limiter.record_failure(budget_key(self._client(request)), self.clock())
+            if wait:
+                response = self.responses.too_many_requests(wait)
         if self.audit is not None:
-            self.audit(
-                self._event(
-                    "auth.failure",
-                    request,
-                    credentials,
-                    reason=reason,
-                    token_name=token_name,
-                    detail=detail,
-                )
+            self._emit(
+                "auth.failure",
+                request,
+                credentials,
+                reason=reason,
+                token_name=token_name,
+                detail=detail,
             )
         return Decision(response=response, reason=reason, detail=detail)
 
-    def _event(
+    def _emit(
         self,
         kind: str,
         request: RequestInfo,
         credentials: Credentials | None,
         *,
-        reason: FailureReason | None,
-        token_name: str | None,
-        detail: str,
-    ) -> AuditEvent:
+        reason: FailureReason | None = None,
+        token_name: str | None = None,
+        detail: str = "",
+    ) -> None:
+        assert self.audit is not None
         client = self._client(request)
-        return AuditEvent(
-            kind=kind,
-            at=self.clock(),
-            reason=reason,
-            realm=None if credentials is None else credentials.realm.value,
-            user=None if credentials is None else credentials.user,
-            token_name=token_name,
-            client_ip=None if client is None else str(client),
-            method=request.method,
-            path=request.path,
-            detail=detail,
+        self.audit(
+            AuditEvent(
+                kind=kind,
+                at=self.clock(),
+                reason=reason,
+                realm=None if credentials is None else credentials.realm.value,
+                user=None if credentials is None else credentials.user,
+                token_name=token_name,
+                client_ip=None if client is None else str(client),
+                method=request.method,
+                path=request.path,
+                detail=detail,
+            )
         )

@@ -64,6 +64,7 @@ class FailureReason(enum.Enum):
     IP_NOT_ALLOWED = "ip_not_allowed"
     OWNER_UNKNOWN = "owner_unknown"
     OWNER_SUSPENDED = "owner_suspended"
+    INSECURE_TRANSPORT = "insecure_transport"
     MISSING_ACL = "missing_acl"
     STORE_UNAVAILABLE = "store_unavailable"
     OVERLOADED = "overloaded"

@@ -18,10 +18,11 @@ __all__ = ["TokenwardWSGIMiddleware", "request_from_environ"]
 
 def request_from_environ(environ: WSGIEnvironment, settings: Settings) -> RequestInfo:
     authorization = environ.get("HTTP_AUTHORIZATION")
-    forwarded = None
-    if settings.proxy_networks:
+    forwarded = proto = None
+    if settings.proxy_networks:  # proxy headers are read only when proxies are trusted
         key = "HTTP_FORWARDED" if settings.proxy_header == "forwarded" else "HTTP_X_FORWARDED_FOR"
         forwarded = environ.get(key)
+        proto = environ.get("HTTP_X_FORWARDED_PROTO")
     return RequestInfo(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=environ.get("PATH_INFO", "") or "/",
@@ -29,6 +30,7 @@ def request_from_environ(environ: WSGIEnvironment, settings: Settings) -> Reques
         peer=environ.get("REMOTE_ADDR"),
         forwarded=forwarded,
         scheme=environ.get("wsgi.url_scheme", "http"),
+        forwarded_proto=proto,
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "parse_allow_list",
     "parse_networks",
     "resolve_client_address",
+    "resolve_scheme",
 ]
 
 MAX_ALLOWED_IPS = 100
@@ -135,6 +136,31 @@ def resolve_client_address(
         if not _trusted(hop_address, trusted_proxies):
             return hop_address
     return address
+
+
+def resolve_scheme(
+    scheme: str,
+    *,
+    peer: str | None,
+    forwarded_values: str | None,
+    forwarded_proto: str | None,
+    trusted_proxies: Sequence[Network],
+    header: ProxyHeader = "x-forwarded-for",
+) -> str:
+    """The scheme the client used: the connection's, unless a trusted proxy says otherwise
+    (its right-most ``X-Forwarded-Proto`` value, or ``proto=`` of the last ``Forwarded``)."""
+    address = parse_address(peer)
+    if not trusted_proxies or address is None or not _trusted(address, trusted_proxies):
+        return scheme
+    claimed = None
+    if header == "forwarded" and forwarded_values:
+        for pair in forwarded_values.split(",")[-1].split(";"):
+            key, _, value = pair.strip().partition("=")
+            if key.lower() == "proto":
+                claimed = value.strip().strip('"')
+    elif forwarded_proto:
+        claimed = forwarded_proto.split(",")[-1].strip()
+    return claimed.lower() if claimed else scheme
 
 
 def _trusted(address: Address, networks: Sequence[Network]) -> bool:

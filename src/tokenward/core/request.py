@@ -12,7 +12,8 @@ class RequestInfo:
     """The few facts authentication needs, copied out of a WSGI environ or ASGI scope.
 
     ``authorization`` holds every Authorization value the request carried (several are
-    refused). ``forwarded`` is the configured proxy header's value, or ``None``.
+    refused). ``forwarded`` is the configured proxy header's value and ``forwarded_proto`` the
+    ``X-Forwarded-Proto`` value; shells fill both only when trusted proxies are configured.
     """
 
     method: str
@@ -21,3 +22,4 @@ class RequestInfo:
     peer: str | None = None
     forwarded: str | None = None
     scheme: str = "http"
+    forwarded_proto: str | None = None

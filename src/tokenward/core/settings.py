@@ -110,6 +110,9 @@ class Settings:
     realm_label: str = "tokenward"
     retry_after: int = 5
     acl_vocabulary: frozenset[str] | None = None
+    https_only: bool = False
+    max_failures: int = 0
+    failure_window: float = 300.0
     proxy_networks: tuple[Network, ...] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -133,6 +136,8 @@ class Settings:
             raise ConfigurationError("verified_cache_size cannot be negative")
         if _LABEL_RE.fullmatch(self.realm_label) is None:
             raise ConfigurationError("realm_label must be 1-64 of letters, digits, ' ._-'")
+        if self.max_failures < 0 or self.failure_window <= 0:
+            raise ConfigurationError("max_failures must be >= 0 (0: off), failure_window > 0")
         if self.retry_after < 1:
             raise ConfigurationError("retry_after must be at least one second")
 

@@ -260,15 +260,42 @@ class SQLiteStore(TokenStore):
 
 def _row(r: TokenRecord) -> tuple[object, ...]:
     return (
-        r.id, r.realm.value, r.user, r.name, r.digest, r.verifier, r.created_at, r.expires_at,
-        json.dumps(sorted(r.acls)), json.dumps(list(r.whitelist_ips)), r.last_used_at,
-        r.last_used_ip, r.previous_digest, r.previous_verifier, r.previous_until,
-    )  # fmt: skip
+        r.id,
+        r.realm.value,
+        r.user,
+        r.name,
+        r.digest,
+        r.verifier,
+        r.created_at,
+        r.expires_at,
+        json.dumps(sorted(r.acls)),
+        json.dumps(list(r.whitelist_ips)),
+        r.last_used_at,
+        r.last_used_ip,
+        r.previous_digest,
+        r.previous_verifier,
+        r.previous_until,
+    )
 
 
 def _record(row: Sequence[Any]) -> TokenRecord:
-    (id_, realm, user, name, digest, verifier, created, expires, acls, ips, used_at, used_ip,
-     prev_digest, prev_verifier, prev_until) = row  # fmt: skip
+    (
+        id_,
+        realm,
+        user,
+        name,
+        digest,
+        verifier,
+        created,
+        expires,
+        acls,
+        ips,
+        used_at,
+        used_ip,
+        prev_digest,
+        prev_verifier,
+        prev_until,
+    ) = row
     return TokenRecord(
         id=str(id_),
         realm=Realm(str(realm)),
