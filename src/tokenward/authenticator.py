@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+import weakref
 
 from tokenward.audit import AuditEvent, AuditHook, log_event
 from tokenward.core.clock import Clock
@@ -50,6 +51,12 @@ _NOT_THE_CALLERS_FAULT = frozenset(
     }
 )
 _SEEN_LIMIT = 10_000
+_live: weakref.WeakSet[Authenticator] = weakref.WeakSet()
+
+
+def live_authenticators() -> list[Authenticator]:
+    """Every authenticator alive in this process (what ``testing.use_store`` swaps)."""
+    return list(_live)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,6 +124,7 @@ class Authenticator:
         self._verified: dict[str, str] = {}
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
         self._lock = threading.Lock()
+        _live.add(self)
 
     def __repr__(self) -> str:
         return f"Authenticator({self.store!r})"
@@ -158,6 +166,23 @@ class Authenticator:
         """Write pending last-used times and stop the helper threads."""
         self.usage.close()
         self.verifications.close()
+
+    def use_store(self, store: TokenStore) -> TokenStore:
+        """Serve from another store from the next request on; returns the previous one.
+
+        For tests (``tokenward.testing.use_store``) and for moving stores without a restart.
+        Pending last-used times go to the store they belong to first.
+        """
+        previous = self.store
+        self.usage.close()
+        self.store = store
+        self.usage = UsageTracker(
+            store, self.settings.last_used_interval, background=self.usage.background
+        )
+        with self._lock:
+            self._verified.clear()
+            self._seen.clear()
+        return previous
 
     # -- the shared steps -----------------------------------------------------------------
 

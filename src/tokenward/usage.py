@@ -25,7 +25,7 @@ class UsageTracker:
     def __init__(self, store: TokenStore, interval: float, *, background: bool = True) -> None:
         self._store = store
         self._interval = interval
-        self._background = background
+        self.background = background
         self._pending: dict[str, Usage] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -38,7 +38,7 @@ class UsageTracker:
         usage = Usage(token_id, int(at), ip)
         with self._lock:
             self._pending[token_id] = usage
-        if self._background and (self._thread is None or self._pid != os.getpid()):
+        if self.background and (self._thread is None or self._pid != os.getpid()):
             self._start()
 
     def flush(self) -> int:

@@ -6,9 +6,11 @@ the same code path as production without spending tens of milliseconds per token
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from tokenward.authenticator import live_authenticators
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.header import format_authorization
 from tokenward.core.settings import Settings
@@ -17,7 +19,14 @@ from tokenward.management.service import CreatedToken, TokenService
 from tokenward.stores.base import TokenStore
 from tokenward.stores.memory import MemoryStore
 
-__all__ = ["FAST_ARGON2", "FrozenClock", "MintedToken", "TokenFactory", "fast_settings"]
+__all__ = [
+    "FAST_ARGON2",
+    "FrozenClock",
+    "MintedToken",
+    "TokenFactory",
+    "fast_settings",
+    "use_store",
+]
 
 FAST_ARGON2 = Argon2Profile.cheapest()
 _START = 1_800_000_000.0  # 2027-01-15, a fixed moment so tests never depend on today
@@ -61,7 +70,13 @@ class MintedToken:
 
     @property
     def headers(self) -> dict[str, str]:
+        """For Flask's, Starlette's and Django's test clients, httpx and requests."""
         return {"Authorization": self.header}
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """For WebTest's ``extra_environ`` and Django's ``RequestFactory(**environ)``."""
+        return {"HTTP_AUTHORIZATION": self.header}
 
     def __repr__(self) -> str:
         record = self.created.record
@@ -100,3 +115,19 @@ class TokenFactory:
             expires_at=expires_at,
         )
         return MintedToken(created)
+
+
+@contextlib.contextmanager
+def use_store(store: TokenStore) -> Iterator[TokenStore]:
+    """Point every authenticator in this process at ``store`` for the duration.
+
+    An app built at import time (``app = TokenwardWSGIMiddleware(app)``, ``Tokenward(app)``,
+    a Django middleware) then accepts the tokens a test mints into ``store``, without any
+    change to the app's code. The previous stores come back afterwards.
+    """
+    swapped = [(auth, auth.use_store(store)) for auth in live_authenticators()]
+    try:
+        yield store
+    finally:
+        for auth, previous in swapped:
+            auth.use_store(previous)
