@@ -1,0 +1,116 @@
+"""Forward authentication: let nginx ``auth_request``, Traefik ForwardAuth or Envoy's HTTP
+ext_authz ask tokenward about a request it is about to proxy.
+
+The proxy sends the original request's headers; the original method and URI come from
+``X-Original-Method``/``X-Original-URI`` (nginx) or ``X-Forwarded-Method``/``X-Forwarded-Uri``
+(Traefik), and are believed only from trusted proxies, as is the client address. The answer
+is 200 with the identity in ``X-Tokenward-*`` response headers (the proxy copies them to the
+upstream), or tokenward's own 401/403/503/429.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from tokenward.asgi import Message, Receive, Scope, Send, request_from_scope
+from tokenward.authenticator import Authenticator, Decision
+from tokenward.core.network import parse_address
+from tokenward.core.request import RequestInfo
+from tokenward.wsgi import request_from_environ
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["ForwardAuthASGI", "ForwardAuthWSGI", "forwarded_request", "identity_headers"]
+
+_METHOD_HEADERS = ("x-original-method", "x-forwarded-method")
+_URI_HEADERS = ("x-original-uri", "x-forwarded-uri")
+
+
+def forwarded_request(
+    request: RequestInfo, headers: Mapping[str, str], authenticator: Authenticator
+) -> RequestInfo:
+    """The request the proxy is asking about, rebuilt from its headers when it is trusted."""
+    peer = parse_address(request.peer)
+    networks = authenticator.settings.proxy_networks
+    if peer is None or not any(peer in network for network in networks):
+        return request
+    method = next((headers[h] for h in _METHOD_HEADERS if h in headers), request.method)
+    uri = next((headers[h] for h in _URI_HEADERS if h in headers), None)
+    path = request.path if uri is None else unquote(urlsplit(uri).path) or "/"
+    forwarded = request.forwarded
+    if forwarded is None and "x-real-ip" in headers:  # nginx's usual single-hop header
+        forwarded = headers["x-real-ip"]
+    proto = headers.get("x-forwarded-proto", request.forwarded_proto)
+    return RequestInfo(
+        method=method.upper(),
+        path=path,
+        authorization=request.authorization,
+        peer=request.peer,
+        forwarded=forwarded,
+        scheme=request.scheme,
+        forwarded_proto=proto,
+    )
+
+
+def identity_headers(decision: Decision) -> list[tuple[str, str]]:
+    identity = decision.identity
+    if identity is None:
+        return [("content-length", "0")]
+    return [
+        ("content-length", "0"),
+        ("x-tokenward-user", identity.user),
+        ("x-tokenward-realm", identity.realm.value),
+        ("x-tokenward-token", identity.token_name),
+        ("x-tokenward-acls", ",".join(sorted(identity.acls))),
+    ]
+
+
+class ForwardAuthASGI:
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        base = request_from_scope(scope, self.authenticator.settings)
+        request = forwarded_request(base, headers, self.authenticator)
+        decision = await self.authenticator.authenticate_async(request)
+        status, response_headers, body = _answer(decision)
+        start: Message = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode(), v.encode()) for k, v in response_headers],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+class ForwardAuthWSGI:
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        base = request_from_environ(environ, self.authenticator.settings)
+        decision = self.authenticator.authenticate(
+            forwarded_request(base, headers, self.authenticator)
+        )
+        status, response_headers, body = _answer(decision)
+        start_response(f"{status} {HTTPStatus(status).phrase}", response_headers)
+        return [body]
+
+
+def _answer(decision: Decision) -> tuple[int, list[tuple[str, str]], bytes]:
+    if decision.response is not None:
+        response = decision.response
+        return response.status, list(response.headers), response.body
+    return 200, identity_headers(decision), b""
