@@ -1,0 +1,84 @@
+"""The standalone server behind ``tokenward serve``: one ASGI app that routes to
+
+- ``/health``: liveness and store reachability (200 or 503);
+- ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
+- the management API and the web page, when they are mounted (``extra_routes``).
+
+Pure ASGI: nothing here needs a framework, so ``tokenward serve`` only adds uvicorn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from tokenward.asgi import ASGIApp, Receive, Scope, Send
+from tokenward.authenticator import Authenticator
+from tokenward.errors import StoreError
+from tokenward.forward_auth import ForwardAuthASGI
+
+__all__ = ["TokenwardServer"]
+
+
+class TokenwardServer:
+    def __init__(
+        self, authenticator: Authenticator, extra_routes: Mapping[str, ASGIApp] | None = None
+    ) -> None:
+        self.authenticator = authenticator
+        self.routes: dict[str, ASGIApp] = {"/auth": ForwardAuthASGI(authenticator)}
+        self.routes.update(extra_routes or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path = scope.get("path", "/")
+        if scope["type"] == "http" and path == "/health":
+            await self._health(send)
+            return
+        for prefix, app in sorted(self.routes.items(), key=lambda item: -len(item[0])):
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                # Mounted the ASGI way: the app sees the path below its prefix (so Envoy's
+                # ext_authz, which appends the original path to /auth, is understood).
+                inner = {
+                    **scope,
+                    "path": path[len(prefix.rstrip("/")) :] or "/",
+                    "root_path": scope.get("root_path", "") + prefix.rstrip("/"),
+                }
+                await app(inner, receive, send)
+                return
+        if scope["type"] == "http":
+            await _json(send, 404, {"error": "not found"})
+
+    async def _health(self, send: Send) -> None:
+        try:
+            self.authenticator.store.get("0" * 32)
+        except StoreError:
+            await _json(send, 503, {"status": "store unavailable"})
+            return
+        await _json(send, 200, {"status": "ok"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.authenticator.close()  # graceful: pending last-used times are written
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _json(send: Send, status: int, payload: object) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
