@@ -11,11 +11,18 @@ from tokenward.stores.base import TokenStore, Usage
 
 __all__ = ["MemoryStore"]
 
+_Key = tuple[Realm, str, str]
+
+
+def _key(record: TokenRecord) -> _Key:
+    return (record.realm, record.user, record.name)
+
 
 class MemoryStore(TokenStore):
     def __init__(self) -> None:
         self._records: dict[str, TokenRecord] = {}
         self._by_digest: dict[str, str] = {}
+        self._by_name: dict[_Key, str] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -27,15 +34,14 @@ class MemoryStore(TokenStore):
 
     def add(self, record: TokenRecord) -> None:
         with self._lock:
+            if record.id in self._records:
+                raise DuplicateTokenError("a token with that id already exists")
             self._check_free(record)
-            self._records[record.id] = record
-            self._index(record)
+            self._put(record)
 
     def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
-        for record in self._records.values():
-            if (record.realm, record.user, record.name) == (realm, user, name):
-                return record
-        return None
+        token_id = self._by_name.get((realm, user, name))
+        return None if token_id is None else self._records.get(token_id)
 
     def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
         found = [
@@ -43,7 +49,7 @@ class MemoryStore(TokenStore):
             for r in self._records.values()
             if (realm is None or r.realm == realm) and (user is None or r.user == user)
         ]
-        return sorted(found, key=lambda r: (r.realm, r.user, r.name))
+        return sorted(found, key=_key)
 
     def save(self, record: TokenRecord) -> None:
         with self._lock:
@@ -51,29 +57,34 @@ class MemoryStore(TokenStore):
             if old is None:
                 raise TokenNotFoundError(f"token {record.name!r} no longer exists")
             self._check_free(record)
-            record = record.replace(last_used_at=old.last_used_at, last_used_ip=old.last_used_ip)
-            self._unindex(old)
-            self._records[record.id] = record
-            self._index(record)
+            self._drop(old)
+            self._put(record.replace(last_used_at=old.last_used_at, last_used_ip=old.last_used_ip))
 
     def delete(self, token_ids: Iterable[str]) -> int:
         with self._lock:
             removed = 0
             for token_id in token_ids:
-                record = self._records.pop(token_id, None)
+                record = self._records.get(token_id)
                 if record is not None:
-                    self._unindex(record)
+                    self._drop(record)
                     removed += 1
             return removed
 
     def delete_user(self, realm: Realm, user: str) -> int:
-        return self.delete([r.id for r in self.list(realm=realm, user=user)])
+        with self._lock:
+            doomed = [r for r in self._records.values() if (r.realm, r.user) == (realm, user)]
+            for record in doomed:
+                self._drop(record)
+            return len(doomed)
 
     def rename_user(self, realm: Realm, old: str, new: str) -> int:
         with self._lock:
-            moving = [r for r in self._records.values() if r.realm == realm and r.user == old]
+            moving = [r for r in self._records.values() if (r.realm, r.user) == (realm, old)]
+            if any((realm, new, r.name) in self._by_name for r in moving):
+                raise DuplicateTokenError(f"{new} already has a token with one of those names")
             for record in moving:
-                self._records[record.id] = record.replace(user=new)
+                self._drop(record)
+                self._put(record.replace(user=new))
             return len(moving)
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
@@ -89,21 +100,22 @@ class MemoryStore(TokenStore):
         """Nothing to release; the records stay readable."""
 
     def _check_free(self, record: TokenRecord) -> None:
-        for other in self._records.values():
-            if other.id == record.id:
-                continue
-            if (other.realm, other.user, other.name) == (record.realm, record.user, record.name):
-                raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+        if self._by_name.get(_key(record), record.id) != record.id:
+            raise DuplicateTokenError(f"a token named {record.name!r} already exists")
         for digest in (record.digest, record.previous_digest):
             if digest is not None and self._by_digest.get(digest, record.id) != record.id:
                 raise DuplicateTokenError("digest collision")
 
-    def _index(self, record: TokenRecord) -> None:
+    def _put(self, record: TokenRecord) -> None:
+        self._records[record.id] = record
+        self._by_name[_key(record)] = record.id
         self._by_digest[record.digest] = record.id
         if record.previous_digest is not None:
             self._by_digest[record.previous_digest] = record.id
 
-    def _unindex(self, record: TokenRecord) -> None:
+    def _drop(self, record: TokenRecord) -> None:
+        del self._records[record.id]
+        self._by_name.pop(_key(record), None)
         self._by_digest.pop(record.digest, None)
         if record.previous_digest is not None:
             self._by_digest.pop(record.previous_digest, None)
