@@ -1,35 +1,53 @@
-"""Creating and managing tokens. Every path that changes tokens goes through here."""
+"""Creating and managing tokens. Every path that changes tokens goes through here.
+
+Each method checks everything first and writes once, so a refusal leaves the store as it
+was. Methods that act on one user's tokens take ``actor``: the identity of the token making
+the call (the HTTP management API passes it), which limits what may be granted.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import builtins
 import time
 import uuid
 from collections.abc import Iterable
 
-from tokenward.audit import AuditEvent, AuditHook
-from tokenward.core.acl import dangerous_in, normalize_acls
+from tokenward.audit import AuditHook
+from tokenward.core.acl import normalize_acls
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import Argon2Profile, SecretHasher, lookup_digest
 from tokenward.core.network import parse_allow_list
-from tokenward.core.policy import UserDirectory
-from tokenward.core.tokens import Realm, TokenRecord, generate_secret, validate_name
-from tokenward.errors import DuplicateTokenError, ValidationError
+from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory
+from tokenward.core.tokens import (
+    Identity,
+    Realm,
+    TokenRecord,
+    generate_secret,
+    is_within_expiry,
+    validate_name,
+)
+from tokenward.errors import DuplicateTokenError, TokenNotFoundError, ValidationError
+from tokenward.management.rules import (
+    MAX_EPOCH,
+    CallerLimits,
+    caller_limits,
+    check_may_mint,
+    check_owner_acls,
+    strings,
+    validate_expiry,
+    validate_user,
+)
+from tokenward.management.trail import AuditTrail, describe, describe_changes, label
+from tokenward.management.views import KEEP, CreatedToken, Keep, TokenView, acl_warnings
 from tokenward.stores.base import TokenStore
 
-__all__ = ["CreatedToken", "TokenService"]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CreatedToken:
-    """The one moment the secret exists outside the client: print it, then drop it."""
-
-    record: TokenRecord
-    secret: str = dataclasses.field(repr=False)
-    warnings: tuple[str, ...] = ()
+__all__ = ["KEEP", "CreatedToken", "Keep", "TokenService"]
 
 
 class TokenService:
+    """The token lifecycle: create, read, update, rotate, revoke, purge, and the account
+    events (rename, delete) that tokens must follow."""
+
     def __init__(
         self,
         store: TokenStore,
@@ -39,13 +57,18 @@ class TokenService:
         directory: UserDirectory | None = None,
         acl_vocabulary: frozenset[str] | None = None,
         audit: AuditHook | None = None,
+        operator: str | None = None,
     ) -> None:
+        """``operator`` names who acts in audit events when no token does (the CLI passes
+        the local user), so every change has a "who"."""
         self.store = store
         self.hasher = SecretHasher(argon2)
         self.clock = clock
         self.directory = directory
         self.acl_vocabulary = acl_vocabulary
-        self.audit = audit
+        self.trail = AuditTrail(audit, clock, operator)
+
+    # -- minting --------------------------------------------------------------------------
 
     def create(
         self,
@@ -53,20 +76,29 @@ class TokenService:
         name: str,
         *,
         realm: Realm | str = Realm.CPANEL,
-        acls: Iterable[str] = ("all",),
+        acls: Iterable[str] | None = None,
         whitelist_ips: Iterable[str] = (),
         expires_at: int | None = None,
-        actor: str | None = None,
+        actor: Identity | None = None,
     ) -> CreatedToken:
+        """``acls=None``: ``all``, or with an ``actor`` the ACLs the actor holds (WHM's "no
+        acl = all of the caller's privileges")."""
         realm = Realm.parse(realm)
+        validate_user(user)
         validate_name(name)
-        if not user or not user.isprintable() or ":" in user or " " in user:
-            raise ValidationError(f"invalid user name {user!r}")
-        acl_set = normalize_acls(acls, self.acl_vocabulary)
-        ips = parse_allow_list(whitelist_ips)
-        now = int(self.clock())
-        if expires_at is not None and expires_at <= now:
-            raise ValidationError("expiry must be in the future")
+        now = self.clock()
+        caller = self._caller(actor, realm, user, now)
+        owner = check_may_mint(self._owner(realm, user), realm, user)
+        if acls is None:
+            acls = ("all",) if caller is None else caller.acls
+        acl_set = normalize_acls(strings(acls, "acls"), self.acl_vocabulary)
+        check_owner_acls(owner, acl_set, user)
+        ips = parse_allow_list(strings(whitelist_ips, "whitelist_ips"))
+        expires_at = validate_expiry(expires_at, now)
+        if caller is not None:
+            caller.check_acls(acl_set, owner)
+            caller.check_ips(ips)
+            caller.check_expiry(expires_at)
         if self.store.find(realm, user, name) is not None:
             raise DuplicateTokenError(f"{user} already has a {realm.value} token named {name!r}")
         secret = generate_secret()
@@ -77,26 +109,280 @@ class TokenService:
             name=name,
             digest=lookup_digest(realm, secret),
             verifier=self.hasher.hash(secret),
-            created_at=now,
+            created_at=int(now),
             expires_at=expires_at,
             acls=acl_set,
             whitelist_ips=ips,
         )
         self.store.add(record)
-        self._audit("token.create", record, actor)
-        warnings = tuple(f"ACL {acl!r}: {why}" for acl, why in dangerous_in(acl_set).items())
-        return CreatedToken(record, secret, warnings)
+        self.trail.token("token.create", record, actor, describe(record))
+        return CreatedToken(record, secret, acl_warnings(acl_set))
 
-    def _audit(self, kind: str, record: TokenRecord, actor: str | None, detail: str = "") -> None:
-        if self.audit is not None:
-            self.audit(
-                AuditEvent(
-                    kind=kind,
-                    at=self.clock(),
-                    realm=record.realm.value,
-                    user=record.user,
-                    token_name=record.name,
-                    actor=actor,
-                    detail=detail,
-                )
+    def rotate(
+        self,
+        user: str,
+        name: str,
+        *,
+        realm: Realm | str = Realm.CPANEL,
+        grace: float | None = None,
+        actor: Identity | None = None,
+    ) -> CreatedToken:
+        """A new secret for the same token (name, ACLs, addresses, expiry).
+
+        With ``grace`` seconds the replaced secret keeps working until then, so clients can
+        be switched over without an outage; without, it stops at once. Rotating again ends
+        any earlier grace period.
+        """
+        realm = Realm.parse(realm)
+        now = self.clock()
+        caller = self._caller(actor, realm, user, now)
+        record = self._require(realm, user, name)
+        owner = check_may_mint(self._owner(realm, user), realm, user)
+        if caller is not None:
+            caller.check_token(record, owner)
+        if not is_within_expiry(record.expires_at, now):
+            raise ValidationError(
+                f"token {name!r} has expired; rotation keeps the expiry, so create a new token"
             )
+        if grace is not None and grace < 0:
+            raise ValidationError("grace must not be negative")
+        if grace is not None and now + grace > MAX_EPOCH:
+            raise ValidationError("grace period ends after the year 9999")
+        secret = generate_secret()
+        rotated = record.replace(
+            digest=lookup_digest(realm, secret),
+            verifier=self.hasher.hash(secret),
+            previous_digest=record.digest if grace else None,
+            previous_verifier=record.verifier if grace else None,
+            previous_until=int(now + grace) if grace else None,
+        )
+        self.store.save(rotated)
+        detail = (
+            f"previous secret valid until {rotated.previous_until}"
+            if grace
+            else "previous secret revoked at once"
+        )
+        self.trail.token("token.rotate", rotated, actor, detail)
+        return CreatedToken(rotated, secret, acl_warnings(record.acls))
+
+    # -- editing --------------------------------------------------------------------------
+
+    def update(
+        self,
+        user: str,
+        name: str,
+        *,
+        realm: Realm | str = Realm.CPANEL,
+        new_name: str | None = None,
+        expires_at: int | Keep | None = KEEP,
+        acls: Iterable[str] | Keep = KEEP,
+        whitelist_ips: Iterable[str] | Keep = KEEP,
+        actor: Identity | None = None,
+    ) -> TokenRecord:
+        """Change what is given and keep the rest, like WHM's ``api_token_update``.
+
+        ``expires_at=None`` means never, ``whitelist_ips=()`` any address. At least one
+        field must be given and differ from the token's current value.
+        """
+        realm = Realm.parse(realm)
+        now = self.clock()
+        caller = self._caller(actor, realm, user, now)
+        record = self._require(realm, user, name)
+        given = [new_name is not None] + [
+            not isinstance(value, Keep) for value in (expires_at, acls, whitelist_ips)
+        ]
+        if not any(given):
+            raise ValidationError(
+                "nothing to update: give a new name, ACLs, IP addresses or an expiry"
+            )
+        owner = self._owner(realm, user)
+        if owner is None:
+            raise ValidationError(f"unknown {realm.value} user {user!r}")
+        changes: dict[str, object] = {}
+        if new_name is not None:
+            changes["name"] = validate_name(new_name)
+        if not isinstance(acls, Keep):
+            changes["acls"] = acl_set = normalize_acls(strings(acls, "acls"), self.acl_vocabulary)
+            check_owner_acls(owner, acl_set, user)
+            if caller is not None:
+                caller.check_acls(acl_set, owner)
+        if not isinstance(whitelist_ips, Keep):
+            changes["whitelist_ips"] = ips = parse_allow_list(strings(whitelist_ips, "ips"))
+            if caller is not None:
+                caller.check_ips(ips)
+        if not isinstance(expires_at, Keep):
+            changes["expires_at"] = expiry = validate_expiry(expires_at, now)
+            if caller is not None:
+                caller.check_expiry(expiry)
+        changes = {k: v for k, v in changes.items() if getattr(record, k) != v}
+        if not changes:
+            raise ValidationError(f"nothing to change: token {name!r} already has these values")
+        if "name" in changes and self.store.find(realm, user, str(changes["name"])) is not None:
+            raise DuplicateTokenError(
+                f"{user} already has a {realm.value} token named {changes['name']!r}"
+            )
+        updated = record.replace(**changes)
+        self.store.save(updated)
+        kind = "token.rename" if set(changes) == {"name"} else "token.update"
+        self.trail.token(kind, updated, actor, describe_changes(record, updated))
+        return updated
+
+    def rename(
+        self,
+        user: str,
+        name: str,
+        new_name: str,
+        *,
+        realm: Realm | str = Realm.CPANEL,
+        actor: Identity | None = None,
+    ) -> TokenRecord:
+        if new_name == name:
+            raise ValidationError("the new name must differ from the current one")
+        return self.update(user, name, realm=realm, new_name=new_name, actor=actor)
+
+    # -- revoking -------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        user: str,
+        names: Iterable[str],
+        *,
+        realm: Realm | str = Realm.CPANEL,
+        actor: Identity | None = None,
+    ) -> builtins.list[TokenRecord]:
+        """Idempotent, like ``api_token_revoke``: unknown names are no error. Returns the
+        records that were revoked."""
+        realm = Realm.parse(realm)
+        wanted = dict.fromkeys(strings(names, "names"))
+        if not wanted:
+            raise ValidationError("no token names given")
+        self._caller(actor, realm, user, self.clock())
+        found = [r for n in wanted if (r := self.store.find(realm, user, n)) is not None]
+        return self._delete(found, "token.revoke", actor, "revoked")
+
+    def revoke_all(
+        self, user: str, *, realm: Realm | str = Realm.CPANEL, actor: Identity | None = None
+    ) -> builtins.list[TokenRecord]:
+        realm = Realm.parse(realm)
+        self._caller(actor, realm, user, self.clock())
+        found = self.store.list(realm=realm, user=user)
+        return self._delete(found, "token.revoke", actor, "revoked with all of the user's")
+
+    def purge_expired(
+        self,
+        older_than: float = 0,
+        *,
+        realm: Realm | str | None = None,
+        user: str | None = None,
+        actor: Identity | None = None,
+    ) -> builtins.list[TokenRecord]:
+        """Delete tokens expired for more than ``older_than`` seconds. Expired tokens stay
+        listed until revoked or purged (as in cPanel): nothing else deletes them."""
+        if older_than < 0:
+            raise ValidationError("older_than must not be negative")
+        now = self.clock()
+        parsed = None if realm is None else Realm.parse(realm)
+        if actor is not None:  # a token purges only its own owner's tokens
+            parsed, user = parsed or actor.realm, user or actor.user
+            self._caller(actor, parsed, user, now)
+        cutoff = int(now) - older_than
+        found = [
+            r
+            for r in self.store.list(realm=parsed, user=user)
+            if r.expires_at is not None and r.expires_at < cutoff
+        ]
+        return self._delete(found, "token.purge", actor, "expired and purged")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        user: str | None = None,
+        realm: Realm | str | None = None,
+        search: str | None = None,
+        actor: Identity | None = None,
+    ) -> builtins.list[TokenView]:
+        """Tokens sorted by realm, user and name; ``search`` matches names, any case."""
+        now = self.clock()
+        parsed = None if realm is None else Realm.parse(realm)
+        if actor is not None:  # a token sees only its own owner's tokens
+            parsed, user = parsed or actor.realm, user or actor.user
+            self._caller(actor, parsed, user, now)
+        needle = (search or "").casefold()
+        return [
+            TokenView.from_record(record, now)
+            for record in self.store.list(realm=parsed, user=user)
+            if needle in record.name.casefold()
+        ]
+
+    def show(
+        self,
+        user: str,
+        name: str,
+        *,
+        realm: Realm | str = Realm.CPANEL,
+        actor: Identity | None = None,
+    ) -> TokenView:
+        realm = Realm.parse(realm)
+        now = self.clock()
+        self._caller(actor, realm, user, now)
+        return TokenView.from_record(self._require(realm, user, name), now)
+
+    # -- accounts (called by the hosting system, not by tokens) ---------------------------
+
+    def rename_user(self, realm: Realm | str, old: str, new: str) -> int:
+        """The account was renamed: its tokens move along and keep working (clients then
+        send the new name). Returns how many moved."""
+        realm = Realm.parse(realm)
+        validate_user(old)
+        validate_user(new)
+        if old == new:
+            raise ValidationError("the new user name must differ from the current one")
+        if self.store.list(realm=realm, user=new):
+            raise ValidationError(f"{realm.value} user {new!r} already has tokens")
+        moved = self.store.rename_user(realm, old, new)
+        if moved:
+            self.trail.user("user.rename", realm, new, f"from {old!r}; {moved} token(s)")
+        return moved
+
+    def delete_user(self, realm: Realm | str, user: str) -> builtins.list[TokenRecord]:
+        """The account is gone: every token it had is revoked."""
+        realm = Realm.parse(realm)
+        found = self.store.list(realm=realm, user=user)
+        self.store.delete_user(realm, user)
+        for record in found:
+            self.trail.token("token.revoke", record, None, "owner deleted")
+        self.trail.user("user.delete", realm, user, f"{len(found)} token(s) revoked")
+        return found
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _require(self, realm: Realm, user: str, name: str) -> TokenRecord:
+        record = self.store.find(realm, user, name)
+        if record is None:
+            raise TokenNotFoundError(f"{user} has no {realm.value} token named {name!r}")
+        return record
+
+    def _owner(self, realm: Realm, user: str) -> Owner | None:
+        return UNRESTRICTED if self.directory is None else self.directory.owner(realm, user)
+
+    def _caller(
+        self, actor: Identity | None, realm: Realm, user: str, now: float
+    ) -> CallerLimits | None:
+        if actor is None:
+            return None
+        name = label(actor)
+        if (actor.realm, actor.user) != (realm, user):
+            raise ValidationError(f"the calling token ({name}) can only manage its own tokens")
+        record = self.store.find(actor.realm, actor.user, actor.token_name)
+        return caller_limits(actor, record, self._owner(realm, user), name, now)
+
+    def _delete(
+        self, found: builtins.list[TokenRecord], kind: str, actor: Identity | None, detail: str
+    ) -> builtins.list[TokenRecord]:
+        if found:
+            self.store.delete([record.id for record in found])
+        for record in found:
+            self.trail.token(kind, record, actor, detail)
+        return found

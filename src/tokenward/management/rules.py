@@ -1,0 +1,162 @@
+"""The rules a change must pass before anything is written: user names, expiry, the owner's
+standing and ACLs, and delegation (a token never hands out more than it holds).
+
+Pure functions of values, so the CLI, the HTTP API and the tests meet the same refusals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from tokenward.core.acl import ALL, effective_acls
+from tokenward.core.header import MAX_USER_LENGTH
+from tokenward.core.network import Network, parse_networks
+from tokenward.core.policy import Owner
+from tokenward.core.tokens import Identity, Realm, TokenRecord, is_within_expiry
+from tokenward.errors import ValidationError
+
+__all__ = [
+    "MAX_EPOCH",
+    "CallerLimits",
+    "caller_limits",
+    "check_may_mint",
+    "check_owner_acls",
+    "strings",
+    "validate_expiry",
+    "validate_user",
+]
+
+MAX_EPOCH = 253_402_300_799  # 9999-12-31 23:59:59 UTC: beyond it, stores and clients disagree
+
+# The header grammar's user: printable ASCII without space or ':'. A user name outside it
+# could own tokens that no request can ever present.
+_USER_RE = re.compile(rf"[\x21-\x39\x3b-\x7e]{{1,{MAX_USER_LENGTH}}}")
+
+
+def validate_user(user: str) -> str:
+    if not isinstance(user, str) or _USER_RE.fullmatch(user) is None:
+        raise ValidationError(
+            f"invalid user name {user!r}: use 1-{MAX_USER_LENGTH} printable ASCII characters "
+            "without spaces or ':'"
+        )
+    return user
+
+
+def validate_expiry(expires_at: int | None, now: float) -> int | None:
+    """``None`` is never; otherwise a future epoch second (the token is valid through it)."""
+    if expires_at is None:
+        return None
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int):
+        raise ValidationError(f"expiry must be an epoch second, not {expires_at!r}")
+    if expires_at <= int(now):
+        raise ValidationError("expiry must be in the future")
+    if expires_at > MAX_EPOCH:
+        raise ValidationError("expiry is after the year 9999")
+    return expires_at
+
+
+def strings(values: Iterable[str], what: str) -> list[str]:
+    """A list of strings from an iterable, refusing one bare string: iterating ``"10.0.0.1"``
+    would silently yield the one-character entries ``"1"`` and ``"0"``."""
+    if isinstance(values, str):
+        raise ValidationError(f"{what} must be a list of strings, not one string")
+    return [str(value) for value in values]
+
+
+def check_may_mint(owner: Owner | None, realm: Realm, user: str) -> Owner:
+    """A new secret (create, rotate) needs a known, active owner."""
+    if owner is None:
+        raise ValidationError(f"unknown {realm.value} user {user!r}")
+    if not owner.active:
+        raise ValidationError(f"{realm.value} user {user!r} is suspended and cannot get tokens")
+    return owner
+
+
+def check_owner_acls(owner: Owner | None, acls: frozenset[str], user: str) -> None:
+    """A token cannot hold an ACL its owner lacks (``all`` means all the owner has)."""
+    if owner is None or owner.acls is None or ALL in owner.acls:
+        return
+    lacking = sorted(acls - owner.acls - {ALL})
+    if lacking:
+        raise ValidationError(
+            f"{user!r} does not have ACL(s) {', '.join(lacking)}, so their tokens cannot either"
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallerLimits:
+    """What a token managing its owner's tokens may hand out: no ACL it does not hold, no
+    address outside its allow-list, no expiry after its own. Otherwise a narrow token with
+    ``manage-api-tokens`` could mint itself a broad one."""
+
+    label: str
+    acls: frozenset[str]  # effective: already intersected with the owner's
+    networks: tuple[Network, ...]  # empty: any address
+    expires_at: int | None
+
+    def check_acls(self, acls: frozenset[str], owner: Owner) -> None:
+        granted = effective_acls(acls, owner.acls)
+        if ALL in self.acls:
+            return
+        beyond = sorted(granted - self.acls)
+        if beyond:
+            raise ValidationError(
+                f"the calling token ({self.label}) cannot grant ACL(s) it does not hold: "
+                + ", ".join(beyond)
+            )
+
+    def check_ips(self, ips: tuple[str, ...]) -> None:
+        if not self.networks:
+            return
+        if not ips:
+            raise ValidationError(
+                f"the calling token ({self.label}) is limited to certain addresses, so the "
+                "token it manages must be too (an empty allow-list means any address)"
+            )
+        for entry, network in zip(ips, parse_networks(ips), strict=True):
+            if not any(_inside(network, mine) for mine in self.networks):
+                raise ValidationError(
+                    f"allow-list entry {entry} is outside the calling token's ({self.label}) "
+                    "own allow-list"
+                )
+
+    def check_expiry(self, expires_at: int | None) -> None:
+        if self.expires_at is None:
+            return
+        if expires_at is None or expires_at > self.expires_at:
+            raise ValidationError(
+                f"the calling token ({self.label}) expires at {self.expires_at}: the token it "
+                "manages must expire no later"
+            )
+
+    def check_token(self, record: TokenRecord, owner: Owner) -> None:
+        """The whole token, for rotation: its new secret is worth everything it grants."""
+        self.check_acls(record.acls, owner)
+        self.check_ips(record.whitelist_ips)
+        self.check_expiry(record.expires_at)
+
+
+def caller_limits(
+    actor: Identity, record: TokenRecord | None, owner: Owner | None, label: str, now: float
+) -> CallerLimits:
+    """The limits of the token acting, from its *stored* record and its owner's current
+    standing: it may have been narrowed or revoked since it authenticated."""
+    if record is None or (actor.token_id and record.id != actor.token_id):
+        raise ValidationError(f"the calling token ({label}) no longer exists")
+    if not is_within_expiry(record.expires_at, now):
+        raise ValidationError(f"the calling token ({label}) has expired")
+    if owner is None or not owner.active:
+        raise ValidationError(f"the calling token's owner ({actor.user!r}) is not active")
+    held = effective_acls(effective_acls(record.acls, owner.acls), actor.acls)
+    return CallerLimits(label, held, parse_networks(record.whitelist_ips), record.expires_at)
+
+
+def _inside(network: Network, container: Network) -> bool:
+    if isinstance(network, ipaddress.IPv4Network) and isinstance(container, ipaddress.IPv4Network):
+        return network.subnet_of(container)
+    if isinstance(network, ipaddress.IPv6Network) and isinstance(container, ipaddress.IPv6Network):
+        return network.subnet_of(container)
+    return False

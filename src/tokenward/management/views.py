@@ -1,0 +1,92 @@
+"""What the service hands back: a listing shows everything an operator needs and never a
+secret; a created token carries its secret once."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable
+
+from tokenward.core.acl import dangerous_in
+from tokenward.core.tokens import Realm, TokenRecord, TokenStatus, is_within_expiry, token_status
+
+__all__ = ["KEEP", "CreatedToken", "Keep", "TokenView", "acl_warnings"]
+
+
+class Keep(enum.Enum):
+    """``update``'s "leave this field alone", distinct from ``None`` (never / any)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreatedToken:
+    """The one moment the secret exists outside the client: print it, then drop it."""
+
+    record: TokenRecord
+    secret: str = dataclasses.field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TokenView:
+    """A read model of one token at one moment (``status`` depends on the time).
+
+    Built from a record by copying only what may be shown, so adding a secret-bearing field
+    to ``TokenRecord`` can never leak through a listing.
+    """
+
+    name: str
+    user: str
+    realm: Realm
+    create_time: int
+    expires_at: int | None
+    last_used_at: int | None
+    last_used_ip: str | None
+    whitelist_ips: tuple[str, ...]
+    acls: frozenset[str]
+    status: TokenStatus
+    previous_secret_until: int | None = None
+
+    @classmethod
+    def from_record(cls, record: TokenRecord, now: float) -> TokenView:
+        previous_until = record.previous_until if record.previous_digest is not None else None
+        if previous_until is not None and not is_within_expiry(previous_until, now):
+            previous_until = None  # the grace period is over: nothing left to mention
+        return cls(
+            name=record.name,
+            user=record.user,
+            realm=record.realm,
+            create_time=record.created_at,
+            expires_at=record.expires_at,
+            last_used_at=record.last_used_at,
+            last_used_ip=record.last_used_ip,
+            whitelist_ips=record.whitelist_ips,
+            acls=record.acls,
+            status=token_status(record.expires_at, now),
+            previous_secret_until=previous_until,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The CLI's and the API's JSON shape (keys are a contract, see design §4)."""
+        return {
+            "name": self.name,
+            "user": self.user,
+            "realm": self.realm.value,
+            "create_time": self.create_time,
+            "expires_at": self.expires_at,
+            "acls": sorted(self.acls),
+            "whitelist_ips": list(self.whitelist_ips),
+            "last_used_at": self.last_used_at,
+            "last_used_ip": self.last_used_ip,
+            "status": self.status.value,
+            "previous_secret_until": self.previous_secret_until,
+        }
+
+
+def acl_warnings(acls: Iterable[str]) -> tuple[str, ...]:
+    """Warnings for ACLs that let a token escape its own limits; they never block."""
+    return tuple(f"ACL {acl!r}: {why}" for acl, why in dangerous_in(acls).items())
