@@ -9,15 +9,39 @@ Pure ASGI: nothing here needs a framework, so ``tokenward serve`` only adds uvic
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 
 from tokenward.asgi import ASGIApp, Receive, Scope, Send
 from tokenward.authenticator import Authenticator
+from tokenward.core.crypto import Argon2Profile
+from tokenward.core.settings import Rule, Settings
 from tokenward.errors import StoreError
 from tokenward.forward_auth import ForwardAuthASGI
+from tokenward.management.http import ManagementASGI, management_settings
+from tokenward.management.service import TokenService
+from tokenward.stores.base import TokenStore
 
-__all__ = ["TokenwardServer"]
+__all__ = ["LOOPBACK", "TokenwardServer", "build_server"]
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def build_server(
+    store: TokenStore,
+    *,
+    rules: tuple[Rule, ...] = (),
+    trusted_proxies: tuple[str, ...] = LOOPBACK,
+    argon2: Argon2Profile | None = None,
+) -> TokenwardServer:
+    """Everything ``tokenward serve`` runs: forward auth (with ``rules`` for the proxied
+    URIs), and the cPanel-compatible management API at ``/execute`` and ``/json-api``."""
+    base = Settings(trusted_proxies=trusted_proxies, argon2=argon2 or Argon2Profile())
+    forward = Authenticator(store, dataclasses.replace(base, rules=rules))
+    manager = Authenticator(store, management_settings(base))
+    service = TokenService(store, argon2=base.argon2, audit=forward.audit)
+    return TokenwardServer(forward, extra_routes={"/": ManagementASGI(service, manager)})
 
 
 class TokenwardServer:
@@ -64,7 +88,12 @@ class TokenwardServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.authenticator.close()  # graceful: pending last-used times are written
+                # Graceful: every authenticator writes its pending last-used times.
+                self.authenticator.close()
+                for app in self.routes.values():
+                    inner = getattr(app, "authenticator", None)
+                    if isinstance(inner, Authenticator):
+                        inner.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

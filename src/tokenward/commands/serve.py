@@ -1,0 +1,71 @@
+"""``tokenward serve``: the management API and forward auth on the embedded store (design §5)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tokenward.commands.base import Command, Context, UsageError
+from tokenward.core.settings import Rule
+from tokenward.errors import ConfigurationError
+from tokenward.server import LOOPBACK, build_server
+
+__all__ = ["SERVE_COMMANDS"]
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=2083, help="port (default: 2083)")
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="CIDR",
+        default=None,
+        help="a proxy whose forwarding headers are believed (repeatable; default: loopback)",
+    )
+    parser.add_argument(
+        "--public",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="forward auth: a path prefix that needs no token (repeatable)",
+    )
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="PREFIX=ACL[,ACL]",
+        help="forward auth: a path prefix and the ACLs it needs (repeatable)",
+    )
+
+
+def rules_from(args: argparse.Namespace) -> tuple[Rule, ...]:
+    rules = [Rule.public(prefix) for prefix in args.public]
+    for item in args.require:
+        prefix, sep, acls = item.partition("=")
+        if not sep or not acls:
+            raise UsageError(f"--require {item!r}: use PREFIX=ACL[,ACL]")
+        rules.append(Rule.require(prefix, *acls.split(",")))
+    return tuple(rules)
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError("serve needs uvicorn: pip install 'tokenward[serve]'") from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: not a port number")
+    try:
+        rules = rules_from(args)
+        proxies = tuple(args.trusted_proxy) if args.trusted_proxy else LOOPBACK
+        app = build_server(ctx.store, rules=rules, trusted_proxies=proxies, argon2=ctx.argon2())
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    ctx.say(f"tokenward serving on http://{args.host}:{args.port} (store: {ctx.store!r})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    return 0
+
+
+SERVE_COMMANDS: tuple[Command, ...] = (
+    Command("serve", "run the management API and forward auth", _configure, _serve),
+)
