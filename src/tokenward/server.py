@@ -1,6 +1,7 @@
 """The standalone server behind ``tokenward serve``: one ASGI app that routes to
 
 - ``/health``: liveness and store reachability (200 or 503);
+- ``/openapi.json``: the OpenAPI document of the management API;
 - ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
 - the management API and the web page, when they are mounted (``extra_routes``).
 
@@ -20,6 +21,7 @@ from tokenward.core.settings import Rule, Settings
 from tokenward.errors import StoreError
 from tokenward.forward_auth import ForwardAuthASGI
 from tokenward.management.http import ManagementASGI, management_settings
+from tokenward.management.openapi import openapi_document
 from tokenward.management.service import TokenService
 from tokenward.stores.base import TokenStore
 
@@ -59,6 +61,9 @@ class TokenwardServer:
         path = scope.get("path", "/")
         if scope["type"] == "http" and path == "/health":
             await self._health(send)
+            return
+        if scope["type"] == "http" and path == "/openapi.json":
+            await _json(send, 200, openapi_document())
             return
         for prefix, app in sorted(self.routes.items(), key=lambda item: -len(item[0])):
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):

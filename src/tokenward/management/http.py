@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 __all__ = ["MANAGEMENT_RULES", "ManagementASGI", "ManagementWSGI", "management_settings"]
 
 MAX_BODY = 1 << 20
+ALLOWED_METHODS = ("GET", "POST")
+_NOT_ALLOWED_BODY = b'{"error": "method not allowed"}'
+NOT_ALLOWED = Response(
+    405,
+    (
+        ("content-type", "application/json"),
+        ("allow", "GET, POST"),
+        ("content-length", str(len(_NOT_ALLOWED_BODY))),
+    ),
+    _NOT_ALLOWED_BODY,
+)
 MANAGEMENT_RULES = (
     Rule.require("/execute", "manage-api-tokens"),
     Rule.require("/json-api", "manage-api-tokens"),
@@ -119,6 +130,8 @@ class ManagementASGI:
     async def _handle(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, dict[str, Any]] | Response:
+        if scope.get("method") not in ALLOWED_METHODS:
+            return NOT_ALLOWED
         decision = await self.authenticator.authenticate_async(
             request_from_scope(scope, self.authenticator.settings)
         )
@@ -155,6 +168,8 @@ class ManagementWSGI:
         return [body]
 
     def _handle(self, environ: WSGIEnvironment) -> tuple[int, dict[str, Any]] | Response:
+        if environ.get("REQUEST_METHOD") not in ALLOWED_METHODS:
+            return NOT_ALLOWED
         decision = self.authenticator.authenticate(
             request_from_environ(environ, self.authenticator.settings)
         )
