@@ -1,0 +1,27 @@
+"""A minimal Django project behind tokenward (design §6). No database: tokens live in
+tokenward's own store ($TOKENWARD_STORE), and the request path never touches the ORM."""
+
+from __future__ import annotations
+
+import os
+
+from tokenward import Rule
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "project.urls"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",  # DRF's anonymous user; tokenward itself needs neither
+    "rest_framework",
+    "tokenward.contrib.django",
+]
+MIDDLEWARE = ["tokenward.contrib.django.TokenwardMiddleware"]
+DATABASES: dict[str, object] = {}
+USE_TZ = True
+
+TOKENWARD = {
+    "STORE": os.environ.get("TOKENWARD_STORE", "sqlite:///tokenward.db"),
+    "RULES": [Rule.public("/health")],  # every other path needs a token
+}

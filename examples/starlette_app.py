@@ -1,0 +1,40 @@
+"""Starlette with tokenward as its authentication backend (design §6).
+
+TOKENWARD_STORE=sqlite:///tokens.db uvicorn --app-dir examples starlette_app:app
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tokenward import Rule, Settings
+from tokenward.contrib.starlette import TokenwardBackend, TokenwardUser
+
+# Every path but /health needs a token; the store comes from $TOKENWARD_STORE.
+backend = TokenwardBackend(settings=Settings(rules=(Rule.public("/health"),)))
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def whoami(request: Request) -> JSONResponse:
+    user: TokenwardUser = request.user
+    return JSONResponse(user.token.as_dict())
+
+
+@requires("edit-dns")
+async def zones(request: Request) -> JSONResponse:
+    return JSONResponse({"zones": ["example.com", "example.net"]})
+
+
+app = Starlette(
+    routes=[Route("/health", health), Route("/whoami", whoami), Route("/dns/zones", zones)],
+    middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)],
+)

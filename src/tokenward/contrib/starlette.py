@@ -1,0 +1,109 @@
+"""Starlette: a backend for Starlette's own ``AuthenticationMiddleware``.
+
+    from starlette.middleware import Middleware
+    from starlette.middleware.authentication import AuthenticationMiddleware
+    backend = TokenwardBackend(settings=Settings(rules=(Rule.public("/health"),)))
+    app = Starlette(routes=..., middleware=[
+        Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)])
+
+``request.user`` is a ``TokenwardUser`` (``.token`` is the ``Identity``) and
+``request.auth.scopes`` are the token's effective ACLs, so ``@requires("edit-dns")`` works;
+a token holding ``all`` satisfies any scope. Refusals are tokenward's own 401/403/503,
+not Starlette's default 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from tokenward.asgi import request_from_scope
+from tokenward.authenticator import Authenticator
+from tokenward.core.acl import ALL
+from tokenward.core.responses import Response as Refusal
+from tokenward.core.settings import Settings
+from tokenward.core.tokens import Identity
+from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+
+__all__ = ["ACLScopes", "TokenCredentials", "TokenwardBackend", "TokenwardUser", "to_starlette"]
+
+
+class ACLScopes(list[str]):
+    """The token's ACLs as Starlette scopes; ``all`` contains every scope."""
+
+    def __contains__(self, scope: object) -> bool:
+        return super().__contains__(ALL) or super().__contains__(scope)
+
+
+class TokenCredentials(AuthCredentials):
+    """``AuthCredentials`` copies scopes into a plain list; keep ``ACLScopes`` instead."""
+
+    def __init__(self, identity: Identity) -> None:
+        super().__init__()
+        self.scopes = ACLScopes(sorted(identity.acls))
+
+
+class TokenwardUser(BaseUser):
+    """Starlette's ``identity`` is the user name; the whole identity is ``.token``."""
+
+    def __init__(self, token: Identity) -> None:
+        self.token = token
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.token.user
+
+    @property
+    def identity(self) -> str:
+        return self.token.user
+
+
+class _Refused(AuthenticationError):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.status)
+        self.refusal = refusal
+
+
+def to_starlette(refusal: Refusal) -> Response:
+    return Response(refusal.body, status_code=refusal.status, headers=dict(refusal.headers))
+
+
+class TokenwardBackend(AuthenticationBackend):
+    def __init__(
+        self,
+        store: StoreSpec = None,
+        settings: Settings | None = None,
+        *,
+        authenticator: Authenticator | None = None,
+        **options: Any,
+    ) -> None:
+        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        request = request_from_scope(conn.scope, self.authenticator.settings)
+        decision = await self.authenticator.authenticate_async(request)
+        if decision.response is not None:
+            raise _Refused(decision.response)
+        identity = decision.identity
+        if identity is None:
+            return None  # a public route: Starlette's UnauthenticatedUser
+        conn.scope[IDENTITY_KEY] = identity
+        return TokenCredentials(identity), TokenwardUser(identity)
+
+    def on_error(self, conn: HTTPConnection, exc: Exception) -> Response:
+        """Pass as ``AuthenticationMiddleware(on_error=backend.on_error)``."""
+        if isinstance(exc, _Refused):
+            return to_starlette(exc.refusal)
+        return to_starlette(self.authenticator.responses.unauthorized)
