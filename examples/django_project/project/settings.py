@@ -20,6 +20,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = ["tokenward.contrib.django.TokenwardMiddleware"]
 DATABASES: dict[str, object] = {}
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django sets the whole process's TZ from this setting
 
 TOKENWARD = {
     "STORE": os.environ.get("TOKENWARD_STORE", "sqlite:///tokenward.db"),
