@@ -15,12 +15,17 @@ IDENTITY_KEY = "tokenward.identity"
 
 StoreSpec = TokenStore | str | None
 
+# Set only by ``tokenward.testing.use_store``: apps built while it is active use its store.
+_test_stores: list[TokenStore] = []
+
 
 def build_authenticator(
     store: StoreSpec = None, settings: Settings | None = None, **options: Any
 ) -> Authenticator:
     """``store`` may be a store, a store URL, or ``None`` for ``$TOKENWARD_STORE`` (else a
     SQLite file in the working directory). ``options`` go to ``Authenticator``."""
-    if not isinstance(store, TokenStore):
+    if _test_stores:
+        store = _test_stores[-1]
+    elif not isinstance(store, TokenStore):
         store = open_store(store_url_from_env(store))
     return Authenticator(store, settings, **options)

@@ -39,3 +39,15 @@ def test_factory_expiry_is_relative_to_its_clock() -> None:
     clock = FrozenClock(1000.0)
     token = TokenFactory(clock=clock).mint(expires_in=60)
     assert token.created.record.expires_at == 1060
+
+
+def test_apps_built_while_use_store_is_active_serve_from_the_test_store() -> None:
+    from tokenward import build_authenticator
+
+    test_store = MemoryStore()
+    token = TokenFactory(test_store).mint()
+    with use_store(test_store):
+        auth = build_authenticator("sqlite:///never-created.db", fast_settings())
+        assert auth.store is test_store
+        assert auth.authenticate(RequestInfo("GET", "/", (token.header,), "192.0.2.1")).allowed
+    assert build_authenticator("memory://").store is not test_store

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator
 
+from tokenward import factory
 from tokenward.authenticator import live_authenticators
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.header import format_authorization
@@ -121,13 +122,16 @@ class TokenFactory:
 def use_store(store: TokenStore) -> Iterator[TokenStore]:
     """Point every authenticator in this process at ``store`` for the duration.
 
-    An app built at import time (``app = TokenwardWSGIMiddleware(app)``, ``Tokenward(app)``,
-    a Django middleware) then accepts the tokens a test mints into ``store``, without any
-    change to the app's code. The previous stores come back afterwards.
+    An app built at import time (``app = TokenwardWSGIMiddleware(app)``, ``Tokenward(app)``)
+    or during the test (an app factory, Django's lazily built middleware) then accepts the
+    tokens a test mints into ``store``, without any change to the app's code. The previous
+    stores come back afterwards.
     """
     swapped = [(auth, auth.use_store(store)) for auth in live_authenticators()]
+    factory._test_stores.append(store)
     try:
         yield store
     finally:
+        factory._test_stores.remove(store)
         for auth, previous in swapped:
             auth.use_store(previous)
