@@ -91,7 +91,7 @@ class TokenwardASGIMiddleware:
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
-                self.authenticator.close()
+                await self.authenticator.aclose()
             await send(message)
 
         return wrapped

@@ -167,6 +167,11 @@ class Authenticator:
         self.usage.close()
         self.verifications.close()
 
+    async def aclose(self) -> None:
+        """``close`` plus what the store opened on the event loop (ASGI lifespan shutdown)."""
+        self.close()
+        await self.store.aclose()
+
     def use_store(self, store: TokenStore) -> TokenStore:
         """Serve from another store from the next request on; returns the previous one.
 

@@ -94,11 +94,11 @@ class TokenwardServer:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 # Graceful: every authenticator writes its pending last-used times.
-                self.authenticator.close()
+                await self.authenticator.aclose()
                 for app in self.routes.values():
                     inner = getattr(app, "authenticator", None)
                     if isinstance(inner, Authenticator):
-                        inner.close()
+                        await inner.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

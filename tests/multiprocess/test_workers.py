@@ -1,5 +1,6 @@
-"""Real worker processes sharing one store: revocation holds in every worker at once,
-last use converges across workers, and concurrent load loses nothing."""
+"""Real worker processes sharing one store (SQLite, PostgreSQL, Redis): revocation holds
+in every worker at once, last use converges across workers, and concurrent load loses
+nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.stores.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    postgres_reachable,
+    redis_reachable,
+    require_service,
+)
 from tokenward import Realm, TokenStore, open_store
 from tokenward.testing import FrozenClock, MintedToken, TokenFactory
 
@@ -72,15 +81,34 @@ class Server:
         return stderr
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'shared.db'}"
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One shared store per test, of each kind; network ones isolated by schema/prefix."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    tag = f"tw_mp_{uuid.uuid4().hex[:10]}"
+    if request.param == "postgres":
+        require_service("PostgreSQL", POSTGRES_URL, postgres_reachable())
+        url = f"{POSTGRES_URL}?tokenward_schema={tag}"
+    else:
+        require_service("Redis", REDIS_URL, redis_reachable())
+        url = f"{REDIS_URL}?tokenward_prefix={tag}:"
+    store = open_store(url)
+    store.migrate()  # type: ignore[attr-defined]
+    yield url
+    if request.param == "postgres":
+        with store._cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute(f'DROP SCHEMA "{tag}" CASCADE')
+    else:
+        store.drop()  # type: ignore[attr-defined]
+    store.close()
 
 
 @pytest.fixture
-def served(sqlite_url: str) -> Iterator[tuple[Server, TokenStore]]:
-    store = open_store(sqlite_url)
-    server = Server(sqlite_url)
+def served(store_url: str) -> Iterator[tuple[Server, TokenStore]]:
+    store = open_store(store_url)
+    server = Server(store_url)
     try:
         yield server, store
     finally:
@@ -90,13 +118,15 @@ def served(sqlite_url: str) -> Iterator[tuple[Server, TokenStore]]:
 
 
 def both_workers_answer(server: Server, token: MintedToken) -> set[object]:
+    """Concurrent requests: a sync worker serves one at a time, so both must take some."""
     pids: set[object] = set()
-    for _ in range(400):  # new connection each time: the kernel spreads them over workers
-        status, body = server.get(token)
-        assert status == 200
-        pids.add(body["pid"])
-        if len(pids) == 2:
-            break
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(50):
+            for status, body in pool.map(lambda _: server.get(token), range(12)):
+                assert status == 200
+                pids.add(body["pid"])
+            if len(pids) == 2:
+                break
     return pids
 
 

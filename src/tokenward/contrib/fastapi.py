@@ -64,7 +64,7 @@ class TokenwardAuth:
             return Response(refusal.body, refusal.status, headers=dict(refusal.headers))
 
         app.add_exception_handler(Refused, handler)
-        app.router.on_shutdown.append(self.authenticator.close)
+        app.router.on_shutdown.append(self.authenticator.aclose)
 
     def require(self, *acls: str) -> Callable[..., Awaitable[Identity]]:
         required = frozenset(acls)

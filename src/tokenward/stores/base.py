@@ -37,6 +37,10 @@ class TokenStore(abc.ABC):
         network stores override it with their driver's async client."""
         return self.get(digest)
 
+    async def aclose(self) -> None:  # noqa: B027 - in-process stores hold nothing to release
+        """Release what ``aget`` opened on the running event loop (ASGI lifespan shutdown).
+        In-process stores open nothing, so there is nothing to release."""
+
     @abc.abstractmethod
     def add(self, record: TokenRecord) -> None:
         """Insert; ``DuplicateTokenError`` when (realm, user, name) or a digest is taken."""

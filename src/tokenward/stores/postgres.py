@@ -1,0 +1,334 @@
+"""PostgreSQL, for many workers on many hosts (psycopg 3 with a connection pool).
+
+The schema is created and upgraded only by ``migrate()`` (``tokenward migrate``), never at
+request time: a store whose schema is missing or old says so in a ``StoreError``. Every
+driver error becomes ``StoreError`` raised from it; the middleware turns that into a 503.
+Timeouts are short, so an outage is reported in seconds rather than hanging workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+
+from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.errors import (
+    ConfigurationError,
+    DuplicateTokenError,
+    StoreError,
+    TokenNotFoundError,
+)
+from tokenward.stores.base import TokenStore, Usage
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore"]
+
+SCHEMA_VERSION = 1
+_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+_COLUMNS = (
+    "id, realm, username, name, digest, verifier, created_at, expires_at, acls, whitelist_ips, "
+    "last_used_at, last_used_ip, previous_digest, previous_verifier, previous_until"
+)
+
+
+class PostgresStore(TokenStore):
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str = "public",
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 3.0,
+    ) -> None:
+        if _IDENT.fullmatch(schema) is None:
+            raise ConfigurationError(f"invalid PostgreSQL schema name {schema!r}")
+        self.schema = schema
+        self._table = f'"{schema}".tokenward_tokens'
+        self._meta = f'"{schema}".tokenward_meta'
+        self._conninfo = conninfo
+        self._timeout = timeout
+        kwargs = {"connect_timeout": max(1, int(timeout)), "autocommit": True}
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs=kwargs,
+            open=False,
+        )
+        self._async_pool: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool] | None = None
+        self._async_sizes = (min_size, max_size)
+        self._opened = False
+        self._get_sql = (
+            f"SELECT {_COLUMNS} FROM {self._table} WHERE digest = %s "  # noqa: S608
+            f"UNION ALL SELECT {_COLUMNS} FROM {self._table} WHERE previous_digest = %s"
+        )
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> PostgresStore:
+        """``postgresql://user@host/db?tokenward_schema=name``: other parameters go to libpq."""
+        schema = "public"
+        match = re.search(r"[?&]tokenward_schema=([^&]+)", url)
+        if match:
+            schema = match.group(1)
+            url = re.sub(r"([?&])tokenward_schema=[^&]+&?", r"\1", url).rstrip("?&")
+        return cls(url, schema=schema, **options)
+
+    def __repr__(self) -> str:
+        host = re.sub(r"//[^@/]*@", "//", self._conninfo)  # never a password in a repr
+        return f"PostgresStore({host!r}, schema={self.schema!r})"
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to run again and from several hosts at once."""
+        with self._cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(hashtext('tokenward migrate'))")
+            try:
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self._meta} "
+                    "(key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                )
+                cur.execute(f"""
+                    CREATE TABLE IF NOT EXISTS {self._table} (
+                        id TEXT PRIMARY KEY,
+                        realm TEXT NOT NULL,
+                        username TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        digest TEXT NOT NULL UNIQUE,
+                        verifier TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT,
+                        acls JSONB NOT NULL,
+                        whitelist_ips JSONB NOT NULL,
+                        last_used_at BIGINT,
+                        last_used_ip TEXT,
+                        previous_digest TEXT UNIQUE,
+                        previous_verifier TEXT,
+                        previous_until BIGINT,
+                        UNIQUE (realm, username, name)
+                    )""")
+                cur.execute(
+                    f"INSERT INTO {self._meta} (key, value) VALUES ('schema_version', %s) "  # noqa: S608
+                    "ON CONFLICT (key) DO NOTHING",
+                    (str(SCHEMA_VERSION),),
+                )
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(hashtext('tokenward migrate'))")
+
+    def drop(self) -> None:
+        """Remove tokenward's tables (tests and uninstalls)."""
+        with self._cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self._table}, {self._meta}")
+
+    # -- request path ---------------------------------------------------------------------
+
+    def get(self, digest: str) -> TokenRecord | None:
+        with self._cursor() as cur:
+            cur.execute(self._get_sql, (digest, digest))
+            row = cur.fetchone()
+        return None if row is None else _record(row)
+
+    async def aget(self, digest: str) -> TokenRecord | None:
+        try:
+            pool = await self._async()
+            async with pool.connection() as conn, conn.cursor() as cur:
+                await cur.execute(self._get_sql, (digest, digest))
+                row = await cur.fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from exc
+        return None if row is None else _record(row)
+
+    def record_usage(self, usages: Sequence[Usage]) -> None:
+        if not usages:
+            return
+        with self._cursor() as cur:
+            cur.executemany(
+                f"UPDATE {self._table} SET last_used_at = %s, last_used_ip = %s "  # noqa: S608
+                "WHERE id = %s AND (last_used_at IS NULL OR last_used_at <= %s)",
+                [(u.at, u.ip, u.token_id, u.at) for u in usages],
+            )
+
+    # -- management -----------------------------------------------------------------------
+
+    def add(self, record: TokenRecord) -> None:
+        with self._cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {self._table} ({_COLUMNS}) VALUES "  # noqa: S608
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                _row(record),
+            )
+
+    def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {self._table} "  # noqa: S608
+                "WHERE realm = %s AND username = %s AND name = %s",
+                (realm.value, user, name),
+            )
+            row = cur.fetchone()
+        return None if row is None else _record(row)
+
+    def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM {self._table} "  # noqa: S608
+                "WHERE (%s::text IS NULL OR realm = %s) AND (%s::text IS NULL OR username = %s) "
+                "ORDER BY realm, username, name",
+                (realm and realm.value, realm and realm.value, user, user),
+            )
+            return [_record(row) for row in cur.fetchall()]
+
+    def save(self, record: TokenRecord) -> None:
+        row = _row(record)
+        with self._cursor() as cur:
+            cur.execute(
+                f"UPDATE {self._table} SET realm = %s, username = %s, name = %s, digest = %s, "  # noqa: S608
+                "verifier = %s, created_at = %s, expires_at = %s, acls = %s, "
+                "whitelist_ips = %s, previous_digest = %s, previous_verifier = %s, "
+                "previous_until = %s WHERE id = %s",
+                (*row[1:10], *row[12:], record.id),
+            )
+            if cur.rowcount == 0:
+                raise TokenNotFoundError(f"token {record.name!r} no longer exists")
+
+    def delete(self, token_ids: Iterable[str]) -> int:
+        ids = list(token_ids)
+        if not ids:
+            return 0
+        with self._cursor() as cur:
+            cur.execute(f"DELETE FROM {self._table} WHERE id = ANY(%s)", (ids,))  # noqa: S608
+            return cur.rowcount
+
+    def delete_user(self, realm: Realm, user: str) -> int:
+        with self._cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {self._table} WHERE realm = %s AND username = %s",  # noqa: S608
+                (realm.value, user),
+            )
+            return cur.rowcount
+
+    def rename_user(self, realm: Realm, old: str, new: str) -> int:
+        with self._cursor() as cur:
+            cur.execute(
+                f"UPDATE {self._table} SET username = %s "  # noqa: S608
+                "WHERE realm = %s AND username = %s",
+                (new, realm.value, old),
+            )
+            return cur.rowcount
+
+    def close(self) -> None:
+        self._pool.close()
+        self._opened = False
+
+    async def aclose(self) -> None:
+        if self._async_pool is not None:
+            _, pool = self._async_pool
+            self._async_pool = None
+            await pool.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        try:
+            if not self._opened:
+                self._pool.open(wait=False)
+                self._opened = True
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                yield cur
+        except (TokenNotFoundError, DuplicateTokenError):
+            raise
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: Exception) -> StoreError | DuplicateTokenError:
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return DuplicateTokenError("a token with that name already exists")
+        if isinstance(exc, pg_errors.UndefinedTable):
+            return StoreError(f"{self!r}: no tokenward schema here; run `tokenward migrate`")
+        return StoreError(f"{self!r} could not answer: {type(exc).__name__}")
+
+    async def _async(self) -> AsyncConnectionPool:
+        """An asyncio pool belongs to one event loop: make one per loop."""
+        loop = asyncio.get_running_loop()
+        if self._async_pool is None or self._async_pool[0] is not loop:
+            low, high = self._async_sizes
+            kwargs = {"connect_timeout": max(1, int(self._timeout)), "autocommit": True}
+            pool = AsyncConnectionPool(
+                self._conninfo,
+                min_size=low,
+                max_size=high,
+                timeout=self._timeout,
+                kwargs=kwargs,
+                open=False,
+            )
+            await pool.open(wait=False)
+            self._async_pool = (loop, pool)
+        return self._async_pool[1]
+
+
+def _row(r: TokenRecord) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.realm.value,
+        r.user,
+        r.name,
+        r.digest,
+        r.verifier,
+        r.created_at,
+        r.expires_at,
+        json.dumps(sorted(r.acls)),
+        json.dumps(list(r.whitelist_ips)),
+        r.last_used_at,
+        r.last_used_ip,
+        r.previous_digest,
+        r.previous_verifier,
+        r.previous_until,
+    )
+
+
+def _record(row: Sequence[Any]) -> TokenRecord:
+    (
+        id_,
+        realm,
+        user,
+        name,
+        digest,
+        verifier,
+        created,
+        expires,
+        acls,
+        ips,
+        used_at,
+        used_ip,
+        prev_digest,
+        prev_verifier,
+        prev_until,
+    ) = row
+    return TokenRecord(
+        id=id_,
+        realm=Realm(realm),
+        user=user,
+        name=name,
+        digest=digest,
+        verifier=verifier,
+        created_at=created,
+        expires_at=expires,
+        acls=frozenset(acls),
+        whitelist_ips=tuple(ips),
+        last_used_at=used_at,
+        last_used_ip=used_ip,
+        previous_digest=prev_digest,
+        previous_verifier=prev_verifier,
+        previous_until=prev_until,
+    )

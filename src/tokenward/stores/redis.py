@@ -1,0 +1,363 @@
+"""Redis, for many workers on many hosts (redis-py, sync and asyncio).
+
+Every change is one Lua script, so it is atomic: two workers creating the same name at once
+get exactly one token and one ``DuplicateTokenError``. A request costs one round trip (one
+script reads the digest index, the record and its last use). Keys, under a prefix:
+
+- ``t:<id>`` the record as JSON (never the secret), ``lu:<id>`` its last use (hash);
+- ``d:<digest>`` → id, for the current and a rotated-out previous digest;
+- ``n:<realm>:<user>:<name>`` → id (names are unique per user and realm);
+- ``u:<realm>:<user>`` and ``all``: sets of ids, for listings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
+from tokenward.stores.base import TokenStore, Usage
+
+__all__ = ["SCHEMA_VERSION", "RedisStore"]
+
+SCHEMA_VERSION = 1
+
+_GET = """
+local id = redis.call('GET', KEYS[1] .. 'd:' .. ARGV[1])
+if not id then return nil end
+local record = redis.call('GET', KEYS[1] .. 't:' .. id)
+if not record then return nil end
+local used = redis.call('HMGET', KEYS[1] .. 'lu:' .. id, 'at', 'ip')
+return {record, used[1], used[2]}
+"""
+
+# ARGV: id, json, digest, previous digest or '', realm, user, name
+_ADD = """
+local p = KEYS[1]
+local name_key = p .. 'n:' .. ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7]
+if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 1 or redis.call('EXISTS', name_key) == 1
+   or redis.call('EXISTS', p .. 'd:' .. ARGV[3]) == 1
+   or (ARGV[4] ~= '' and redis.call('EXISTS', p .. 'd:' .. ARGV[4]) == 1) then
+  return 0
+end
+redis.call('SET', p .. 't:' .. ARGV[1], ARGV[2])
+redis.call('SET', name_key, ARGV[1])
+redis.call('SET', p .. 'd:' .. ARGV[3], ARGV[1])
+if ARGV[4] ~= '' then redis.call('SET', p .. 'd:' .. ARGV[4], ARGV[1]) end
+redis.call('SADD', p .. 'u:' .. ARGV[5] .. ':' .. ARGV[6], ARGV[1])
+redis.call('SADD', p .. 'all', ARGV[1])
+return 1
+"""
+
+# Removes a record's index entries; shared by save, delete and rename.
+_UNINDEX = """
+local function unindex(p, id)
+  local raw = redis.call('GET', p .. 't:' .. id)
+  if not raw then return nil end
+  local old = cjson.decode(raw)
+  redis.call('DEL', p .. 'n:' .. old.realm .. ':' .. old.user .. ':' .. old.name)
+  redis.call('DEL', p .. 'd:' .. old.digest)
+  if old.previous_digest then redis.call('DEL', p .. 'd:' .. old.previous_digest) end
+  redis.call('SREM', p .. 'u:' .. old.realm .. ':' .. old.user, id)
+  return old
+end
+local function free(p, id, key)
+  local owner = redis.call('GET', key)
+  return (not owner) or owner == id
+end
+local function index(p, id, raw, realm, user, name, digest, previous)
+  redis.call('SET', p .. 't:' .. id, raw)
+  redis.call('SET', p .. 'n:' .. realm .. ':' .. user .. ':' .. name, id)
+  redis.call('SET', p .. 'd:' .. digest, id)
+  if previous ~= '' then redis.call('SET', p .. 'd:' .. previous, id) end
+  redis.call('SADD', p .. 'u:' .. realm .. ':' .. user, id)
+end
+"""
+
+# ARGV as for _ADD. Returns -1 when the token is gone, 0 on a clash, 1 when saved.
+_SAVE = (
+    _UNINDEX
+    + """
+local p = KEYS[1]
+if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 0 then return -1 end
+if not free(p, ARGV[1], p .. 'n:' .. ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7])
+   or not free(p, ARGV[1], p .. 'd:' .. ARGV[3])
+   or (ARGV[4] ~= '' and not free(p, ARGV[1], p .. 'd:' .. ARGV[4])) then
+  return 0
+end
+unindex(p, ARGV[1])
+index(p, ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[3], ARGV[4])
+return 1
+"""
+)
+
+# ARGV: ids. Returns how many were removed.
+_DELETE = (
+    _UNINDEX
+    + """
+local p = KEYS[1]
+local removed = 0
+for _, id in ipairs(ARGV) do
+  if unindex(p, id) then
+    redis.call('DEL', p .. 't:' .. id, p .. 'lu:' .. id)
+    redis.call('SREM', p .. 'all', id)
+    removed = removed + 1
+  end
+end
+return removed
+"""
+)
+
+# ARGV: realm, old user, new user. Returns the count, or -1 on a name clash (nothing moved).
+_RENAME = (
+    _UNINDEX
+    + """
+local p = KEYS[1]
+local ids = redis.call('SMEMBERS', p .. 'u:' .. ARGV[1] .. ':' .. ARGV[2])
+for _, id in ipairs(ids) do
+  local old = cjson.decode(redis.call('GET', p .. 't:' .. id))
+  if redis.call('EXISTS', p .. 'n:' .. ARGV[1] .. ':' .. ARGV[3] .. ':' .. old.name) == 1 then
+    return -1
+  end
+end
+for _, id in ipairs(ids) do
+  local old = unindex(p, id)
+  old.user = ARGV[3]
+  index(p, id, cjson.encode(old), old.realm, old.user, old.name, old.digest,
+        old.previous_digest or '')
+end
+return #ids
+"""
+)
+
+# ARGV: id, at, ip. Only ever moves the last use forward.
+_USAGE = """
+local p = KEYS[1]
+if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 0 then return 0 end
+local current = redis.call('HGET', p .. 'lu:' .. ARGV[1], 'at')
+if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', p .. 'lu:' .. ARGV[1], 'at', ARGV[2], 'ip', ARGV[3])
+return 1
+"""
+
+
+class RedisStore(TokenStore):
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "tokenward:",
+        timeout: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        self._client: redis.Redis[bytes] = redis.Redis.from_url(url, **options)
+        self._options = options
+        self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self._scripts = {
+            name: self._client.register_script(source)
+            for name, source in (
+                ("get", _GET),
+                ("add", _ADD),
+                ("save", _SAVE),
+                ("delete", _DELETE),
+                ("rename", _RENAME),
+                ("usage", _USAGE),
+            )
+        }
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStore:
+        """``redis://host:port/db?tokenward_prefix=myapp:`` (the prefix is optional)."""
+        if "tokenward_prefix=" in url:
+            base, _, query = url.partition("?")
+            params = dict(pair.split("=", 1) for pair in query.split("&") if "=" in pair)
+            options.setdefault("prefix", params.pop("tokenward_prefix"))
+            url = base + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+        return cls(url, **options)
+
+    def __repr__(self) -> str:
+        safe = self.url.split("@")[-1]  # never a password in a repr
+        return f"RedisStore({safe!r}, prefix={self.prefix!r})"
+
+    def migrate(self) -> None:
+        """Record the key layout's version; refuse a layout newer than this code knows."""
+        key = self.prefix + "schema_version"
+        current = self._call(self._client.get, key)
+        if current is not None and int(current) > SCHEMA_VERSION:
+            raise StoreError(f"{self!r}: key layout {int(current)} is newer than this tokenward")
+        self._call(self._client.set, key, str(SCHEMA_VERSION))
+
+    def drop(self) -> None:
+        """Delete every key under the prefix (tests and uninstalls)."""
+        keys = list(self._call(self._client.scan_iter, f"{self.prefix}*"))
+        if keys:
+            self._call(self._client.delete, *keys)
+
+    # -- request path ---------------------------------------------------------------------
+
+    def get(self, digest: str) -> TokenRecord | None:
+        return _decode(self._call(self._scripts["get"], keys=[self.prefix], args=[digest]))
+
+    async def aget(self, digest: str) -> TokenRecord | None:
+        try:
+            found = await self._async_script()(keys=[self.prefix], args=[digest])
+        except redis.RedisError as exc:
+            raise StoreError(f"{self!r} could not answer: {type(exc).__name__}") from exc
+        return _decode(found)
+
+    def record_usage(self, usages: Sequence[Usage]) -> None:
+        if not usages:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for usage in usages:
+            self._scripts["usage"](
+                keys=[self.prefix], args=[usage.token_id, usage.at, usage.ip or ""], client=pipe
+            )
+        self._call(pipe.execute)
+
+    # -- management -----------------------------------------------------------------------
+
+    def add(self, record: TokenRecord) -> None:
+        if not self._call(self._scripts["add"], keys=[self.prefix], args=_args(record)):
+            raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+
+    def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
+        token_id = self._call(self._client.get, f"{self.prefix}n:{realm.value}:{user}:{name}")
+        return None if token_id is None else self._by_id(token_id.decode())
+
+    def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
+        if user is not None and realm is not None:
+            ids = self._call(self._client.smembers, f"{self.prefix}u:{realm.value}:{user}")
+        else:
+            ids = self._call(self._client.smembers, f"{self.prefix}all")
+        pipe = self._client.pipeline(transaction=False)
+        ordered = sorted(i.decode() for i in ids)
+        for token_id in ordered:
+            pipe.get(f"{self.prefix}t:{token_id}")
+            pipe.hmget(f"{self.prefix}lu:{token_id}", "at", "ip")
+        replies = self._call(pipe.execute)
+        records = [
+            record
+            for raw, used in zip(replies[::2], replies[1::2], strict=True)
+            if (record := _decode([raw, *used] if raw else None)) is not None
+            and (realm is None or record.realm == realm)
+            and (user is None or record.user == user)
+        ]
+        return sorted(records, key=lambda r: (r.realm, r.user, r.name))
+
+    def save(self, record: TokenRecord) -> None:
+        outcome = self._call(self._scripts["save"], keys=[self.prefix], args=_args(record))
+        if outcome == -1:
+            raise TokenNotFoundError(f"token {record.name!r} no longer exists")
+        if outcome == 0:
+            raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+
+    def delete(self, token_ids: Iterable[str]) -> int:
+        ids = list(token_ids)
+        if not ids:
+            return 0
+        return int(self._call(self._scripts["delete"], keys=[self.prefix], args=ids))
+
+    def delete_user(self, realm: Realm, user: str) -> int:
+        ids = self._call(self._client.smembers, f"{self.prefix}u:{realm.value}:{user}")
+        return self.delete(i.decode() for i in ids)
+
+    def rename_user(self, realm: Realm, old: str, new: str) -> int:
+        moved = int(
+            self._call(self._scripts["rename"], keys=[self.prefix], args=[realm.value, old, new])
+        )
+        if moved < 0:
+            raise DuplicateTokenError(f"{new} already has a token with one of those names")
+        return moved
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _async_script(self) -> Any:
+        """The asyncio client belongs to one event loop: make one per loop."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client: aioredis.Redis[bytes] = aioredis.Redis.from_url(self.url, **self._options)
+            self._async = (loop, client.register_script(_GET))
+        return self._async[1]
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            _, script = self._async
+            self._async = None
+            await script.registered_client.aclose()
+
+    def _by_id(self, token_id: str) -> TokenRecord | None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(f"{self.prefix}t:{token_id}")
+        pipe.hmget(f"{self.prefix}lu:{token_id}", "at", "ip")
+        raw, used = self._call(pipe.execute)
+        return _decode([raw, *used] if raw else None)
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"{self!r} could not answer: {type(exc).__name__}") from exc
+
+
+def _args(record: TokenRecord) -> list[str]:
+    document = {
+        "id": record.id,
+        "realm": record.realm.value,
+        "user": record.user,
+        "name": record.name,
+        "digest": record.digest,
+        "verifier": record.verifier,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "acls": sorted(record.acls),
+        "whitelist_ips": list(record.whitelist_ips),
+        "previous_digest": record.previous_digest,
+        "previous_verifier": record.previous_verifier,
+        "previous_until": record.previous_until,
+    }
+    raw = json.dumps({k: v for k, v in document.items() if v is not None})  # Lua sees nil
+    return [
+        record.id,
+        raw,
+        record.digest,
+        record.previous_digest or "",
+        record.realm.value,
+        record.user,
+        record.name,
+    ]
+
+
+def _decode(found: Any) -> TokenRecord | None:
+    if not found:
+        return None
+    raw, used_at, used_ip = found
+    data = json.loads(raw)
+    return TokenRecord(
+        id=data["id"],
+        realm=Realm(data["realm"]),
+        user=data["user"],
+        name=data["name"],
+        digest=data["digest"],
+        verifier=data["verifier"],
+        created_at=int(data["created_at"]),
+        expires_at=data.get("expires_at"),
+        acls=frozenset(data["acls"]),
+        whitelist_ips=tuple(data.get("whitelist_ips") or ()),
+        last_used_at=None if used_at is None else int(used_at),
+        last_used_ip=used_ip.decode() if used_ip else None,
+        previous_digest=data.get("previous_digest"),
+        previous_verifier=data.get("previous_verifier"),
+        previous_until=data.get("previous_until"),
+    )

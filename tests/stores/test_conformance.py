@@ -1,0 +1,98 @@
+"""Every store runs the same conformance suite (the one shipped in tokenward.testing)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stores.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    postgres_reachable,
+    redis_reachable,
+    require_service,
+)
+from tokenward import MemoryStore, SQLiteStore, TokenStore
+from tokenward.testing.conformance import StoreConformance
+
+
+class TestMemoryStore(StoreConformance):
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        assert isinstance(store, MemoryStore)
+        return repr(vars(store))
+
+
+class TestSQLiteStore(StoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(tmp_path / "conformance.db")
+        yield store
+        store.close()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        assert isinstance(store, SQLiteStore)
+        with sqlite3.connect(store.path) as db:
+            return "\n".join(db.iterdump())
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreConformance):
+    @pytest.fixture
+    def store(self) -> Iterator[TokenStore]:
+        require_service("PostgreSQL", POSTGRES_URL, postgres_reachable())
+        from tokenward.stores.postgres import PostgresStore
+
+        store = PostgresStore(POSTGRES_URL, schema=f"tw_{uuid.uuid4().hex[:12]}")
+        store.migrate()
+        yield store
+        with store._cursor() as cur:
+            cur.execute(f'DROP SCHEMA "{store.schema}" CASCADE')
+        store.close()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        import psycopg
+
+        schema = store.schema  # type: ignore[attr-defined]
+        query = f'SELECT * FROM "{schema}".tokenward_tokens'  # noqa: S608 - our own test schema
+        with psycopg.connect(POSTGRES_URL) as conn:
+            rows = conn.execute(query).fetchall()
+        return "\n".join(map(str, rows))
+
+
+@pytest.mark.redis
+class TestRedisStore(StoreConformance):
+    @pytest.fixture
+    def store(self) -> Iterator[TokenStore]:
+        require_service("Redis", REDIS_URL, redis_reachable())
+        from tokenward.stores.redis import RedisStore
+
+        store = RedisStore(REDIS_URL, prefix=f"tw-test:{uuid.uuid4().hex}:")
+        store.migrate()
+        yield store
+        store.drop()
+        store.close()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        prefix = store.prefix  # type: ignore[attr-defined]
+        parts = []
+        for key in client.scan_iter(f"{prefix}*"):
+            name = key.decode()[len(prefix) :]
+            if name.startswith("lu:"):  # the layout documented in tokenward.stores.redis
+                value: object = client.hgetall(key)
+            elif name.startswith("u:") or name == "all":
+                value = client.smembers(key)
+            else:
+                value = client.get(key)
+            parts.append(f"{key!r} {value!r}")
+        return "\n".join(parts)

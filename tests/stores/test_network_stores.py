@@ -1,0 +1,77 @@
+"""PostgreSQL and Redis specifics: URLs, explicit migrations, outages become 503s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from tests.stores.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    postgres_reachable,
+    redis_reachable,
+    require_service,
+)
+from tokenward import Authenticator, RequestInfo, StoreError, open_store
+from tokenward.cli import main
+from tokenward.testing import fast_settings
+from tokenward.testing.conformance import record
+
+DOWN_POSTGRES = "postgresql://postgres@127.0.0.1:1/test"
+DOWN_REDIS = "redis://127.0.0.1:1/0"
+HEADER = ("cpanel alice:" + "A" * 32,)
+
+
+@pytest.mark.parametrize("url", [DOWN_POSTGRES, DOWN_REDIS], ids=["postgres", "redis"])
+def test_an_unreachable_server_is_a_store_error_quickly_and_a_503(url: str) -> None:
+    store = open_store(url)
+    started = time.monotonic()
+    with pytest.raises(StoreError) as excinfo:
+        store.get("0" * 32)
+    assert time.monotonic() - started < 30  # short timeouts, not a hung worker
+    assert excinfo.value.__cause__ is not None  # raised from the driver's error
+    auth = Authenticator(store, fast_settings(), background_flush=False, audit=None)
+    assert auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1")).reason is not None
+    decision = auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1"))
+    assert decision.response is not None
+    assert decision.response.status == 503
+    async_decision = asyncio.run(auth.authenticate_async(RequestInfo("GET", "/", HEADER, "x")))
+    assert async_decision.response is not None
+    assert async_decision.response.status == 503
+
+
+@pytest.mark.postgres
+def test_postgres_schema_comes_only_from_migrate() -> None:
+    require_service("PostgreSQL", POSTGRES_URL, postgres_reachable())
+    schema = f"tw_{uuid.uuid4().hex[:12]}"
+    url = f"{POSTGRES_URL}?tokenward_schema={schema}"
+    store = open_store(url)
+    with pytest.raises(StoreError, match="tokenward migrate"):
+        store.get("0" * 32)
+    assert main(["migrate", "--store", url]) == 0
+    assert main(["migrate", "--store", url]) == 0  # idempotent
+    store.add(record())
+    assert len(store.list()) == 1
+    with store._cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    store.close()
+
+
+@pytest.mark.redis
+def test_redis_url_prefix_and_migrate() -> None:
+    require_service("Redis", REDIS_URL, redis_reachable())
+    prefix = f"tw-url-{uuid.uuid4().hex[:8]}:"
+    store = open_store(f"{REDIS_URL}?tokenward_prefix={prefix}")
+    assert store.prefix == prefix  # type: ignore[attr-defined]
+    assert main(["migrate", "--store", f"{REDIS_URL}?tokenward_prefix={prefix}"]) == 0
+    store.add(record())
+    assert len(store.list()) == 1
+    store.drop()  # type: ignore[attr-defined]
+
+
+def test_store_reprs_never_show_a_password() -> None:
+    assert "s3cret" not in repr(open_store("postgresql://u:s3cret@127.0.0.1:1/db"))
+    assert "s3cret" not in repr(open_store("redis://:s3cret@127.0.0.1:1/0"))
