@@ -1,0 +1,1 @@
+"""tokenward's benchmark suite: ``python -m benchmarks [--quick]`` (see docs/performance.md)."""
