@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,6 +68,7 @@ class PostgresStore(TokenStore):
         self._async_pool: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool] | None = None
         self._async_sizes = (min_size, max_size)
         self._opened = False
+        self.channel = f"tokenward_{schema}"
         self._get_sql = (
             f"SELECT {_COLUMNS} FROM {self._table} WHERE digest = %s "  # noqa: S608
             f"UNION ALL SELECT {_COLUMNS} FROM {self._table} WHERE previous_digest = %s"
@@ -167,6 +169,7 @@ class PostgresStore(TokenStore):
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 _row(record),
             )
+            self._announce(cur)
 
     def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
         with self._cursor() as cur:
@@ -200,6 +203,7 @@ class PostgresStore(TokenStore):
             )
             if cur.rowcount == 0:
                 raise TokenNotFoundError(f"token {record.name!r} no longer exists")
+            self._announce(cur)
 
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = list(token_ids)
@@ -207,7 +211,9 @@ class PostgresStore(TokenStore):
             return 0
         with self._cursor() as cur:
             cur.execute(f"DELETE FROM {self._table} WHERE id = ANY(%s)", (ids,))  # noqa: S608
-            return cur.rowcount
+            removed = cur.rowcount
+            self._announce(cur)
+            return removed
 
     def delete_user(self, realm: Realm, user: str) -> int:
         with self._cursor() as cur:
@@ -215,7 +221,9 @@ class PostgresStore(TokenStore):
                 f"DELETE FROM {self._table} WHERE realm = %s AND username = %s",  # noqa: S608
                 (realm.value, user),
             )
-            return cur.rowcount
+            removed = cur.rowcount
+            self._announce(cur)
+            return removed
 
     def rename_user(self, realm: Realm, old: str, new: str) -> int:
         with self._cursor() as cur:
@@ -224,7 +232,9 @@ class PostgresStore(TokenStore):
                 "WHERE realm = %s AND username = %s",
                 (new, realm.value, old),
             )
-            return cur.rowcount
+            moved = cur.rowcount
+            self._announce(cur)
+            return moved
 
     def close(self) -> None:
         self._pool.close()
@@ -235,6 +245,24 @@ class PostgresStore(TokenStore):
             _, pool = self._async_pool
             self._async_pool = None
             await pool.close()
+
+    # -- change feed (for tokenward.stores.cache.CachedStore) ------------------------------
+
+    def _announce(self, cur: psycopg.Cursor[Any]) -> None:
+        cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+
+    def listen(
+        self, on_ready: Callable[[], None], on_change: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """LISTEN for changes on a dedicated connection until ``stop``; raises if lost."""
+        with psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=max(1, int(self._timeout))
+        ) as conn:
+            conn.execute(f"LISTEN {self.channel}")
+            on_ready()
+            while not stop.is_set():
+                for _ in conn.notifies(timeout=1.0):
+                    on_change()
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -158,7 +159,7 @@ class RedisStore(TokenStore):
         self.url = url
         self.prefix = prefix
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        self._client: redis.Redis[bytes] = redis.Redis.from_url(url, **options)
+        self._client: redis.Redis = redis.Redis.from_url(url, **options)
         self._options = options
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._scripts = {
@@ -228,6 +229,7 @@ class RedisStore(TokenStore):
     def add(self, record: TokenRecord) -> None:
         if not self._call(self._scripts["add"], keys=[self.prefix], args=_args(record)):
             raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+        self._announce()
 
     def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
         token_id = self._call(self._client.get, f"{self.prefix}n:{realm.value}:{user}:{name}")
@@ -259,12 +261,15 @@ class RedisStore(TokenStore):
             raise TokenNotFoundError(f"token {record.name!r} no longer exists")
         if outcome == 0:
             raise DuplicateTokenError(f"a token named {record.name!r} already exists")
+        self._announce()
 
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = list(token_ids)
         if not ids:
             return 0
-        return int(self._call(self._scripts["delete"], keys=[self.prefix], args=ids))
+        removed = int(self._call(self._scripts["delete"], keys=[self.prefix], args=ids))
+        self._announce()
+        return removed
 
     def delete_user(self, realm: Realm, user: str) -> int:
         ids = self._call(self._client.smembers, f"{self.prefix}u:{realm.value}:{user}")
@@ -276,10 +281,41 @@ class RedisStore(TokenStore):
         )
         if moved < 0:
             raise DuplicateTokenError(f"{new} already has a token with one of those names")
+        self._announce()
         return moved
 
     def close(self) -> None:
         self._client.close()
+
+    # -- change feed (for tokenward.stores.cache.CachedStore) ------------------------------
+
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}changes"
+
+    def _announce(self) -> None:
+        self._call(self._client.publish, self.channel, b"1")
+
+    def listen(
+        self, on_ready: Callable[[], None], on_change: Callable[[], None], stop: threading.Event
+    ) -> None:
+        """Subscribe to changes until ``stop``; raises when the connection is lost."""
+        pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(self.channel)
+            # Only once Redis confirms the subscription is no announcement missed.
+            while (message := pubsub.get_message(timeout=1.0)) is None or (
+                message["type"] != "subscribe"
+            ):
+                if stop.is_set():
+                    return
+            on_ready()
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None and message["type"] == "message":
+                    on_change()
+        finally:
+            pubsub.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -287,7 +323,7 @@ class RedisStore(TokenStore):
         """The asyncio client belongs to one event loop: make one per loop."""
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            client: aioredis.Redis[bytes] = aioredis.Redis.from_url(self.url, **self._options)
+            client: aioredis.Redis = aioredis.Redis.from_url(self.url, **self._options)
             self._async = (loop, client.register_script(_GET))
         return self._async[1]
 

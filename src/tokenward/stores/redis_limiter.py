@@ -21,7 +21,7 @@ logger = logging.getLogger("tokenward.limits")
 class RedisFailureLimiter:
     def __init__(
         self,
-        client: redis.Redis[bytes] | str,
+        client: redis.Redis | str,
         max_failures: int,
         window: float,
         *,
@@ -29,7 +29,7 @@ class RedisFailureLimiter:
     ) -> None:
         if isinstance(client, str):
             client = redis.Redis.from_url(client, socket_timeout=1, socket_connect_timeout=1)
-        self.client: redis.Redis[bytes] = client
+        self.client: redis.Redis = client
         self.max_failures = max_failures
         self.window = max(1, int(window))
         self.prefix = prefix

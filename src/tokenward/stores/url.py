@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from urllib.parse import urlsplit
 
 from tokenward.errors import ConfigurationError
@@ -45,6 +46,7 @@ def open_store(url: str) -> TokenStore:
 
         return SQLiteStore(path)
     if scheme in _NETWORK_STORES:
+        url, max_staleness = _cache_option(url)
         module_name, class_name, extra = _NETWORK_STORES[scheme]
         try:
             module = importlib.import_module(module_name)
@@ -53,11 +55,31 @@ def open_store(url: str) -> TokenStore:
                 f"{scheme} store needs its driver: pip install 'tokenward[{extra}]' ({exc})"
             ) from None
         store: TokenStore = getattr(module, class_name).from_url(url)
+        if max_staleness is not None:
+            from tokenward.stores.cache import CachedStore
+
+            return CachedStore(store, store, max_staleness=max_staleness)  # type: ignore[arg-type]
         return store
     raise ConfigurationError(
         f"unsupported store URL {_redact(url)!r}: use memory://, sqlite:///path.db, "
         "postgresql://… or redis://…"
     )
+
+
+def _cache_option(url: str) -> tuple[str, float | None]:
+    """``…?tokenward_cache=5``: a per-process record cache, pushed invalidations, at most
+    5 s of staleness if the push channel is lost (off unless asked for)."""
+    match = re.search(r"([?&])tokenward_cache=([^&]*)", url)
+    if match is None:
+        return url, None
+    try:
+        seconds = float(match.group(2))
+    except ValueError:
+        raise ConfigurationError("tokenward_cache= takes a number of seconds") from None
+    if seconds <= 0:
+        raise ConfigurationError("tokenward_cache= must be positive")
+    stripped = url[: match.start()] + match.group(1) + url[match.end() :]
+    return stripped.replace("?&", "?").rstrip("?&"), seconds
 
 
 def _redact(url: str) -> str:
