@@ -9,7 +9,6 @@ Timeouts are short, so an outage is reported in seconds rather than hanging work
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,15 +27,13 @@ from tokenward.errors import (
     TokenNotFoundError,
 )
 from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.rows import assignments, column_list, from_row, saved_values, to_row
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 SCHEMA_VERSION = 1
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-_COLUMNS = (
-    "id, realm, username, name, digest, verifier, created_at, expires_at, acls, whitelist_ips, "
-    "last_used_at, last_used_ip, previous_digest, previous_verifier, previous_until"
-)
+_COLUMNS = column_list("username")
 
 
 class PostgresStore(TokenStore):
@@ -138,7 +135,7 @@ class PostgresStore(TokenStore):
         with self._cursor() as cur:
             cur.execute(self._get_sql, (digest, digest))
             row = cur.fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else from_row(row)
 
     async def aget(self, digest: str) -> TokenRecord | None:
         try:
@@ -148,7 +145,7 @@ class PostgresStore(TokenStore):
                 row = await cur.fetchone()
         except (psycopg.Error, PoolTimeout) as exc:
             raise self._error(exc) from exc
-        return None if row is None else _record(row)
+        return None if row is None else from_row(row)
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
@@ -167,7 +164,7 @@ class PostgresStore(TokenStore):
             cur.execute(
                 f"INSERT INTO {self._table} ({_COLUMNS}) VALUES "  # noqa: S608
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                _row(record),
+                to_row(record),
             )
             self._announce(cur)
 
@@ -179,7 +176,7 @@ class PostgresStore(TokenStore):
                 (realm.value, user, name),
             )
             row = cur.fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else from_row(row)
 
     def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
         with self._cursor() as cur:
@@ -189,17 +186,14 @@ class PostgresStore(TokenStore):
                 "ORDER BY realm, username, name",
                 (realm and realm.value, realm and realm.value, user, user),
             )
-            return [_record(row) for row in cur.fetchall()]
+            return [from_row(row) for row in cur.fetchall()]
 
     def save(self, record: TokenRecord) -> None:
-        row = _row(record)
         with self._cursor() as cur:
             cur.execute(
-                f"UPDATE {self._table} SET realm = %s, username = %s, name = %s, digest = %s, "  # noqa: S608
-                "verifier = %s, created_at = %s, expires_at = %s, acls = %s, "
-                "whitelist_ips = %s, previous_digest = %s, previous_verifier = %s, "
-                "previous_until = %s WHERE id = %s",
-                (*row[1:10], *row[12:], record.id),
+                f"UPDATE {self._table} SET {assignments('username', '%s')} "  # noqa: S608
+                "WHERE id = %s",
+                (*saved_values(record), record.id),
             )
             if cur.rowcount == 0:
                 raise TokenNotFoundError(f"token {record.name!r} no longer exists")
@@ -303,60 +297,3 @@ class PostgresStore(TokenStore):
             await pool.open(wait=False)
             self._async_pool = (loop, pool)
         return self._async_pool[1]
-
-
-def _row(r: TokenRecord) -> tuple[Any, ...]:
-    return (
-        r.id,
-        r.realm.value,
-        r.user,
-        r.name,
-        r.digest,
-        r.verifier,
-        r.created_at,
-        r.expires_at,
-        json.dumps(sorted(r.acls)),
-        json.dumps(list(r.whitelist_ips)),
-        r.last_used_at,
-        r.last_used_ip,
-        r.previous_digest,
-        r.previous_verifier,
-        r.previous_until,
-    )
-
-
-def _record(row: Sequence[Any]) -> TokenRecord:
-    (
-        id_,
-        realm,
-        user,
-        name,
-        digest,
-        verifier,
-        created,
-        expires,
-        acls,
-        ips,
-        used_at,
-        used_ip,
-        prev_digest,
-        prev_verifier,
-        prev_until,
-    ) = row
-    return TokenRecord(
-        id=id_,
-        realm=Realm(realm),
-        user=user,
-        name=name,
-        digest=digest,
-        verifier=verifier,
-        created_at=created,
-        expires_at=expires,
-        acls=frozenset(acls),
-        whitelist_ips=tuple(ips),
-        last_used_at=used_at,
-        last_used_ip=used_ip,
-        previous_digest=prev_digest,
-        previous_verifier=prev_verifier,
-        previous_until=prev_until,
-    )

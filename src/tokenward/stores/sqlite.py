@@ -11,26 +11,23 @@ by any process is honoured on the very next request.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
 from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.rows import assignments, column_list, from_row, saved_values, to_row
 
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
-_COLUMNS = (
-    "id, realm, user, name, digest, verifier, created_at, expires_at, acls, whitelist_ips, "
-    "last_used_at, last_used_ip, previous_digest, previous_verifier, previous_until"
-)
+_COLUMNS = column_list("user")
+_SAVE = f"UPDATE tokenward_tokens SET {assignments('user', '?')} WHERE id = ?"  # noqa: S608
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokenward_tokens (
     id TEXT PRIMARY KEY,
@@ -130,7 +127,7 @@ class SQLiteStore(TokenStore):
     @staticmethod
     def _select(db: sqlite3.Connection, digest: str) -> TokenRecord | None:
         row = db.execute(_GET, (digest, digest)).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else from_row(row)
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
@@ -149,7 +146,7 @@ class SQLiteStore(TokenStore):
             db.execute(
                 f"INSERT INTO tokenward_tokens ({_COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _row(record),
+                to_row(record),
             )
 
     def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
@@ -158,7 +155,7 @@ class SQLiteStore(TokenStore):
             "WHERE realm = ? AND user = ? AND name = ?",
             (realm.value, user, name),
         )
-        return None if row is None else _record(row)
+        return None if row is None else from_row(row)
 
     def list(self, *, realm: Realm | None = None, user: str | None = None) -> list[TokenRecord]:
         sql = f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE 1=1"  # noqa: S608
@@ -171,18 +168,13 @@ class SQLiteStore(TokenStore):
             params.append(user)
         try:
             rows = self._connection().execute(sql + " ORDER BY realm, user, name", params)
-            return [_record(row) for row in rows.fetchall()]
+            return [from_row(row) for row in rows.fetchall()]
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
 
     def save(self, record: TokenRecord) -> None:
         with self._write() as db:
-            changed = db.execute(
-                "UPDATE tokenward_tokens SET realm = ?, user = ?, name = ?, digest = ?, "
-                "verifier = ?, created_at = ?, expires_at = ?, acls = ?, whitelist_ips = ?, "
-                "previous_digest = ?, previous_verifier = ?, previous_until = ? WHERE id = ?",
-                (*_row(record)[1:10], *_row(record)[12:], record.id),
-            ).rowcount
+            changed = db.execute(_SAVE, (*saved_values(record), record.id)).rowcount
         if not changed:
             raise TokenNotFoundError(f"token {record.name!r} no longer exists")
 
@@ -256,60 +248,3 @@ class SQLiteStore(TokenStore):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
         return row
-
-
-def _row(r: TokenRecord) -> tuple[object, ...]:
-    return (
-        r.id,
-        r.realm.value,
-        r.user,
-        r.name,
-        r.digest,
-        r.verifier,
-        r.created_at,
-        r.expires_at,
-        json.dumps(sorted(r.acls)),
-        json.dumps(list(r.whitelist_ips)),
-        r.last_used_at,
-        r.last_used_ip,
-        r.previous_digest,
-        r.previous_verifier,
-        r.previous_until,
-    )
-
-
-def _record(row: Sequence[Any]) -> TokenRecord:
-    (
-        id_,
-        realm,
-        user,
-        name,
-        digest,
-        verifier,
-        created,
-        expires,
-        acls,
-        ips,
-        used_at,
-        used_ip,
-        prev_digest,
-        prev_verifier,
-        prev_until,
-    ) = row
-    return TokenRecord(
-        id=str(id_),
-        realm=Realm(str(realm)),
-        user=str(user),
-        name=str(name),
-        digest=str(digest),
-        verifier=str(verifier),
-        created_at=int(created),
-        expires_at=None if expires is None else int(expires),
-        acls=frozenset(json.loads(str(acls))),
-        whitelist_ips=tuple(json.loads(str(ips))),
-        last_used_at=None if used_at is None else int(used_at),
-        last_used_ip=None if used_ip is None else str(used_ip),
-        previous_digest=None if prev_digest is None else str(prev_digest),
-        previous_verifier=None if prev_verifier is None else str(prev_verifier),
-        previous_until=None if prev_until is None else int(prev_until),
-    )

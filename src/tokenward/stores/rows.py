@@ -1,0 +1,117 @@
+"""A record as one SQL row and back, shared by the SQL stores (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from tokenward.core.tokens import Realm, TokenRecord
+
+__all__ = [
+    "COLUMNS",
+    "SAVED_COLUMNS",
+    "assignments",
+    "column_list",
+    "from_row",
+    "saved_values",
+    "to_row",
+]
+
+# The column order of every row; ``user`` is spelt by each store (``user`` is reserved in
+# PostgreSQL). The last-used pair (positions 10 and 11) belongs to the store: ``save``
+# never writes it.
+COLUMNS = (
+    "id",
+    "realm",
+    "{user}",
+    "name",
+    "digest",
+    "verifier",
+    "created_at",
+    "expires_at",
+    "acls",
+    "whitelist_ips",
+    "last_used_at",
+    "last_used_ip",
+    "previous_digest",
+    "previous_verifier",
+    "previous_until",
+)
+SAVED_COLUMNS = COLUMNS[1:10] + COLUMNS[12:]
+
+
+def to_row(r: TokenRecord) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.realm.value,
+        r.user,
+        r.name,
+        r.digest,
+        r.verifier,
+        r.created_at,
+        r.expires_at,
+        json.dumps(sorted(r.acls)),
+        json.dumps(list(r.whitelist_ips)),
+        r.last_used_at,
+        r.last_used_ip,
+        r.previous_digest,
+        r.previous_verifier,
+        r.previous_until,
+    )
+
+
+def saved_values(r: TokenRecord) -> tuple[Any, ...]:
+    """``to_row`` without the id and the last-used pair, in ``SAVED_COLUMNS`` order."""
+    row = to_row(r)
+    return (*row[1:10], *row[12:])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # PostgreSQL's JSONB is decoded
+
+
+def from_row(row: Sequence[Any]) -> TokenRecord:
+    (
+        id_,
+        realm,
+        user,
+        name,
+        digest,
+        verifier,
+        created,
+        expires,
+        acls,
+        ips,
+        used_at,
+        used_ip,
+        prev_digest,
+        prev_verifier,
+        prev_until,
+    ) = row
+    return TokenRecord(
+        id=str(id_),
+        realm=Realm(realm),
+        user=str(user),
+        name=str(name),
+        digest=str(digest),
+        verifier=str(verifier),
+        created_at=int(created),
+        expires_at=None if expires is None else int(expires),
+        acls=frozenset(_json(acls)),
+        whitelist_ips=tuple(_json(ips)),
+        last_used_at=None if used_at is None else int(used_at),
+        last_used_ip=None if used_ip is None else str(used_ip),
+        previous_digest=prev_digest,
+        previous_verifier=prev_verifier,
+        previous_until=None if prev_until is None else int(prev_until),
+    )
+
+
+def column_list(user_column: str) -> str:
+    return ", ".join(COLUMNS).format(user=user_column)
+
+
+def assignments(user_column: str, placeholder: str) -> str:
+    """``realm = ?, user = ?, …`` for ``save``'s UPDATE."""
+    return ", ".join(f"{c} = {placeholder}" for c in SAVED_COLUMNS).format(user=user_column)
