@@ -42,7 +42,7 @@ def _fill(store: TokenStore, count: int) -> None:
     if isinstance(store, SQLiteStore):
         with sqlite3.connect(store.path) as db:
             db.executemany(
-                f"INSERT INTO tokenward_tokens ({columns.format(user='user')}) "  # noqa: S608
+                f"INSERT INTO tokenward_tokens ({columns.format(user='username')}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _rows(count),
             )

@@ -27,13 +27,13 @@ from tokenward.errors import (
     TokenNotFoundError,
 )
 from tokenward.stores.base import TokenStore, Usage
-from tokenward.stores.rows import assignments, column_list, from_row, saved_values, to_row
+from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 SCHEMA_VERSION = 1
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-_COLUMNS = column_list("username")
+_COLUMNS = COLUMN_LIST
 
 
 class PostgresStore(TokenStore):
@@ -191,7 +191,7 @@ class PostgresStore(TokenStore):
     def save(self, record: TokenRecord) -> None:
         with self._cursor() as cur:
             cur.execute(
-                f"UPDATE {self._table} SET {assignments('username', '%s')} "  # noqa: S608
+                f"UPDATE {self._table} SET {assignments('%s')} "  # noqa: S608
                 "WHERE id = %s",
                 (*saved_values(record), record.id),
             )

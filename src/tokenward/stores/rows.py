@@ -10,21 +10,21 @@ from tokenward.core.tokens import Realm, TokenRecord
 
 __all__ = [
     "COLUMNS",
+    "COLUMN_LIST",
     "SAVED_COLUMNS",
     "assignments",
-    "column_list",
     "from_row",
     "saved_values",
     "to_row",
 ]
 
-# The column order of every row; ``user`` is spelt by each store (``user`` is reserved in
+# The column order of every row (the owner's column is ``username``: ``user`` is reserved in
 # PostgreSQL). The last-used pair (positions 10 and 11) belongs to the store: ``save``
 # never writes it.
 COLUMNS = (
     "id",
     "realm",
-    "{user}",
+    "username",
     "name",
     "digest",
     "verifier",
@@ -108,10 +108,9 @@ def from_row(row: Sequence[Any]) -> TokenRecord:
     )
 
 
-def column_list(user_column: str) -> str:
-    return ", ".join(COLUMNS).format(user=user_column)
+COLUMN_LIST = ", ".join(COLUMNS)
 
 
-def assignments(user_column: str, placeholder: str) -> str:
-    """``realm = ?, user = ?, …`` for ``save``'s UPDATE."""
-    return ", ".join(f"{c} = {placeholder}" for c in SAVED_COLUMNS).format(user=user_column)
+def assignments(placeholder: str) -> str:
+    """``realm = ?, username = ?, …`` for ``save``'s UPDATE."""
+    return ", ".join(f"{c} = {placeholder}" for c in SAVED_COLUMNS)

@@ -21,18 +21,18 @@ from pathlib import Path
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
 from tokenward.stores.base import TokenStore, Usage
-from tokenward.stores.rows import assignments, column_list, from_row, saved_values, to_row
+from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
 
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
-_COLUMNS = column_list("user")
-_SAVE = f"UPDATE tokenward_tokens SET {assignments('user', '?')} WHERE id = ?"  # noqa: S608
+_COLUMNS = COLUMN_LIST
+_SAVE = f"UPDATE tokenward_tokens SET {assignments('?')} WHERE id = ?"  # noqa: S608
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokenward_tokens (
     id TEXT PRIMARY KEY,
     realm TEXT NOT NULL,
-    user TEXT NOT NULL,
+    username TEXT NOT NULL,
     name TEXT NOT NULL,
     digest TEXT NOT NULL UNIQUE,
     verifier TEXT NOT NULL,
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS tokenward_tokens (
     previous_digest TEXT UNIQUE,
     previous_verifier TEXT,
     previous_until INTEGER,
-    UNIQUE (realm, user, name)
+    UNIQUE (realm, username, name)
 );
 CREATE TABLE IF NOT EXISTS tokenward_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -152,7 +152,7 @@ class SQLiteStore(TokenStore):
     def find(self, realm: Realm, user: str, name: str) -> TokenRecord | None:
         row = self._read_one(
             f"SELECT {_COLUMNS} FROM tokenward_tokens "  # noqa: S608
-            "WHERE realm = ? AND user = ? AND name = ?",
+            "WHERE realm = ? AND username = ? AND name = ?",
             (realm.value, user, name),
         )
         return None if row is None else from_row(row)
@@ -164,10 +164,10 @@ class SQLiteStore(TokenStore):
             sql += " AND realm = ?"
             params.append(realm.value)
         if user is not None:
-            sql += " AND user = ?"
+            sql += " AND username = ?"
             params.append(user)
         try:
-            rows = self._connection().execute(sql + " ORDER BY realm, user, name", params)
+            rows = self._connection().execute(sql + " ORDER BY realm, username, name", params)
             return [from_row(row) for row in rows.fetchall()]
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
@@ -188,13 +188,13 @@ class SQLiteStore(TokenStore):
     def delete_user(self, realm: Realm, user: str) -> int:
         with self._write() as db:
             return db.execute(
-                "DELETE FROM tokenward_tokens WHERE realm = ? AND user = ?", (realm.value, user)
+                "DELETE FROM tokenward_tokens WHERE realm = ? AND username = ?", (realm.value, user)
             ).rowcount
 
     def rename_user(self, realm: Realm, old: str, new: str) -> int:
         with self._write() as db:
             return db.execute(
-                "UPDATE tokenward_tokens SET user = ? WHERE realm = ? AND user = ?",
+                "UPDATE tokenward_tokens SET username = ? WHERE realm = ? AND username = ?",
                 (new, realm.value, old),
             ).rowcount
 
