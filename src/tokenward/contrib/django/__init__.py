@@ -5,7 +5,8 @@
     TOKENWARD = {"STORE": "sqlite:///tokens.db", "RULES": [Rule.public("/health")]}
 
 ``settings.TOKENWARD`` is read once (and again only when tests override it); its keys are
-``STORE`` plus ``Settings`` fields in capitals. The identity is ``request.tokenward_identity``.
+``STORE`` (a URL, or ``"django"`` for the project's own database) plus ``Settings`` fields
+in capitals. The identity is ``request.tokenward_identity``.
 The request path never touches the ORM: the store is tokenward's own.
 """
 
@@ -37,8 +38,10 @@ _authenticator: Authenticator | None = None
 
 def settings_from_django(config: dict[str, Any]) -> tuple[Any, Settings]:
     """(store, Settings) from a ``TOKENWARD`` dict; unknown keys are refused."""
+    from tokenward.contrib.django.store import resolve_store_url
+
     values = {key.lower(): value for key, value in config.items() if key != "STORE"}
-    return config.get("STORE"), Settings.from_mapping(values)
+    return resolve_store_url(config.get("STORE")), Settings.from_mapping(values)
 
 
 def get_authenticator() -> Authenticator:

@@ -10,7 +10,15 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 from tokenward.errors import TokenwardError
 
-_SCHEMES = ("memory://", "sqlite:///", "postgresql://", "postgres://", "redis://", "rediss://")
+_SCHEMES = (
+    "memory://",
+    "sqlite:///",
+    "postgresql://",
+    "postgres://",
+    "redis://",
+    "rediss://",
+    "django",
+)
 
 
 @register(Tags.security)

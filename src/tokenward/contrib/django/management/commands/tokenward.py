@@ -19,7 +19,9 @@ class Command(BaseCommand):
         from tokenward.cli import main
 
         argv = list(options["arguments"])
-        store = getattr(settings, "TOKENWARD", {}).get("STORE")
+        from tokenward.contrib.django.store import resolve_store_url
+
+        store = resolve_store_url(getattr(settings, "TOKENWARD", {}).get("STORE"))
         if isinstance(store, str) and "--store" not in argv:
             argv = ["--store", store, *argv]
         status = main(argv)

@@ -1,0 +1,102 @@
+"""Tokens kept in the Django project's own database: created by `manage.py migrate`, minted
+with `manage.py tokenward`, visible in the admin without the digest or verifier, and read
+on the request path by tokenward's own store, not the ORM. Run in a fresh interpreter, since
+Django's settings are process-wide."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import django
+    from django.conf import settings
+    from tokenward import Rule
+
+    settings.configure(
+        DEBUG=True, SECRET_KEY="test-only", ALLOWED_HOSTS=["*"], USE_TZ=True, TIME_ZONE="UTC",
+        ROOT_URLCONF=__name__,
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}},
+        INSTALLED_APPS=["django.contrib.admin", "django.contrib.auth",
+                        "django.contrib.contenttypes", "django.contrib.sessions",
+                        "django.contrib.messages", "tokenward.contrib.django"],
+        MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
+                    "django.contrib.auth.middleware.AuthenticationMiddleware",
+                    "django.contrib.messages.middleware.MessageMiddleware",
+                    "tokenward.contrib.django.TokenwardMiddleware"],
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                    "APP_DIRS": True, "OPTIONS": {"context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages"]}}],
+        TOKENWARD={"STORE": "django", "RULES": [Rule.public("/admin")],
+                   "ARGON2": {"time_cost": 1, "memory_cost": 8}},
+    )
+    django.setup()
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.http import JsonResponse
+    from django.test import Client
+    from django.urls import path
+    from tokenward.contrib.django.models import Token
+
+    def whoami(request):
+        return JsonResponse(request.tokenward_identity.as_dict())
+
+    urlpatterns = [path("admin/", admin.site.urls), path("whoami", whoami)]
+
+    call_command("migrate", verbosity=0)
+    call_command("tokenward", "create", "--user", "alice", "--name", "ci", "--json",
+                 "--argon2", "fast")
+""")
+
+CHECKS = textwrap.dedent("""
+    out = sys.stdout
+    sys.stdout = sys.__stdout__
+    secret = json.loads(out.getvalue())["token"]
+    token = Token.objects.get()
+    fields = sorted(f.name for f in Token._meta.get_fields())
+    queries = []
+    with connection.execute_wrapper(lambda run, sql, *a: queries.append(sql) or run(sql, *a)):
+        status = Client().get("/whoami", HTTP_AUTHORIZATION=f"cpanel alice:{secret}").status_code
+    User.objects.create_superuser("admin", "a@example.com", "pw")
+    browser = Client()
+    browser.login(username="admin", password="pw")
+    page = browser.get("/admin/tokenward/token/").content.decode()
+    print(json.dumps({"name": token.name, "user": token.username, "fields": fields,
+                      "status": status, "orm_queries": len(queries),
+                      "admin_lists_it": "ci" in page, "secret_in_page": secret in page,
+                      "digest_in_page": "digest" in page.lower()}))
+""")
+
+
+def test_tokens_in_the_projects_database(tmp_path: Path) -> None:
+    database = tmp_path / "project.db"
+    script = "import io, sys\nsys.stdout = io.StringIO()\n" + SCRIPT + CHECKS
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(database)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["name"] == "ci"
+    assert report["user"] == "alice"
+    assert "digest" not in report["fields"]
+    assert "verifier" not in report["fields"]
+    assert report["status"] == 200
+    assert report["orm_queries"] == 0  # the request path never touched Django's connection
+    assert report["admin_lists_it"]
+    assert not report["secret_in_page"]
+    assert not report["digest_in_page"]
+    secret_free = database.read_bytes()
+    assert b"$argon2id$" in secret_free  # the real table is in this file
