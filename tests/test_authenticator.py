@@ -417,3 +417,15 @@ def test_a_changed_verifier_is_verified_again(
 def test_digest_depends_on_realm_and_secret() -> None:
     assert lookup_digest(Realm.CPANEL, "A" * 32) != lookup_digest(Realm.WHM, "A" * 32)
     assert lookup_digest(Realm.CPANEL, "A" * 32) != lookup_digest(Realm.CPANEL, "B" * 32)
+
+
+def test_last_use_keeps_the_latest_address_within_one_second(
+    authenticator: Authenticator, factory: TokenFactory, store: MemoryStore
+) -> None:
+    token = factory.mint()
+    for peer in ("192.0.2.1", "192.0.2.1", "192.0.2.2"):  # same second, address changes
+        authenticator.authenticate(request(token.header, peer=peer))
+    authenticator.usage.flush()
+    record = store.get(token.created.record.digest)
+    assert record is not None
+    assert record.last_used_ip == "192.0.2.2"

@@ -10,6 +10,7 @@ verification), so the logic exists once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -52,6 +53,7 @@ _NOT_THE_CALLERS_FAULT = frozenset(
 )
 _SEEN_LIMIT = 10_000
 _live: weakref.WeakSet[Authenticator] = weakref.WeakSet()
+_text = functools.lru_cache(maxsize=8192)(str)  # an address's text, once per address
 
 
 def live_authenticators() -> list[Authenticator]:
@@ -268,7 +270,7 @@ class Authenticator:
             return self._refuse(
                 request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
             )
-        ip = None if attempt.client is None else str(attempt.client)
+        ip = None if attempt.client is None else _text(attempt.client)
         self.usage.note(record.id, attempt.now, ip)
         if self.audit is not None:
             if ip is not None and self._first_sight(record, ip):

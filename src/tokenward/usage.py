@@ -35,7 +35,11 @@ class UsageTracker:
         _live.add(self)
 
     def note(self, token_id: str, at: float, ip: str | None) -> None:
-        usage = Usage(token_id, int(at), ip)
+        second = int(at)
+        pending = self._pending.get(token_id)
+        if pending is not None and pending.at == second and pending.ip == ip:
+            return  # a busy token: the same second from the same address is already noted
+        usage = Usage(token_id, second, ip)
         with self._lock:
             self._pending[token_id] = usage
         if self.background and (self._thread is None or self._pid != os.getpid()):
