@@ -44,6 +44,7 @@ def table(results: dict[str, Any]) -> str:
             f"  {row['store']:9} {row['tokens']:>9,} tokens  request {_us(row['request'])}"
             f"  raw get {row['raw_get']['median_us']:.1f} µs"
         )
+    lines += _scaling_ratios(results["scaling"])
     u = results["last_used"]
     lines += [
         "",
@@ -53,9 +54,36 @@ def table(results: dict[str, Any]) -> str:
         f"at most {u['max_allowed']})",
     ]
     lines += ["", "7. reference libraries, same machine, same run"]
+    lines += _reference_lines(results)
+    return "\n".join(lines)
+
+
+def _scaling_ratios(scaling: list[dict[str, Any]]) -> list[str]:
+    by_store: dict[str, list[dict[str, Any]]] = {}
+    for row in scaling:
+        if "request" in row:
+            by_store.setdefault(row["store"], []).append(row)
+    return [
+        f"  {store:9} {rows[-1]['tokens']:,} vs {rows[0]['tokens']:,} tokens: "
+        f"{rows[-1]['request']['median_us'] / rows[0]['request']['median_us']:.2f}x"
+        for store, rows in by_store.items()
+        if len(rows) >= 2
+    ]
+
+
+def _reference_lines(results: dict[str, Any]) -> list[str]:
+    warm = {
+        r["store"]: r["median_us"]
+        for r in results["request_cost"]
+        if r.get("case") == "warm" and "median_us" in r
+    }
+    lines = []
     for row in results["references"]:
         lines.append(f"  {row.get('library', ''):44} {_us(row)}")
-    return "\n".join(lines)
+        if "median_us" in row:
+            faster = ", ".join(f"{s} {row['median_us'] / us:.1f}x" for s, us in warm.items())
+            lines.append(f"    tokenward is faster by: {faster}")
+    return lines
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -86,5 +86,7 @@ def lookup_scaling(kinds: list[str], sizes: list[int], iterations: int) -> list[
                     }
                 )
                 auth.close()
+                if uncached is not store:
+                    uncached.close()
                 drop_bench_store(store)
     return rows
