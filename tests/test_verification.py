@@ -109,3 +109,52 @@ def test_wrong_secret_for_a_known_digest_is_refused() -> None:
     with pytest.raises(AuthenticationError, match="bad_secret"):
         pool.verify("d3", "not-a-verifier", "A" * 32)
     pool.close()
+
+
+def test_a_request_arriving_just_after_a_match_shares_it_instead_of_hashing_again() -> None:
+    """The race behind a flaky burst: a late request looked before the first one matched,
+    and submits after the shared computation was forgotten. It must find the match."""
+    hasher = SecretHasher(FAST_ARGON2)
+    pool = VerificationPool(hasher, 1, 0)
+    verifier = hasher.hash("A" * 32)
+    assert not pool.verified("d", verifier)  # what the late request saw
+    pool.verify("d", verifier, "A" * 32)  # the first request, start to finish
+    pool.verify("d", verifier, "A" * 32)  # the late one submits now
+    assert pool.computations == 1
+    assert pool.verified("d", verifier)
+    assert not pool.verified("d", hasher.hash("A" * 32))  # a new verifier is not trusted
+    pool.close()
+
+
+def test_a_mismatch_is_never_remembered_and_forget_makes_every_token_cold() -> None:
+    hasher = SecretHasher(FAST_ARGON2)
+    pool = VerificationPool(hasher, 1, 0)
+    verifier = hasher.hash("A" * 32)
+    with pytest.raises(AuthenticationError):
+        pool.verify("d", verifier, "B" * 32)
+    assert not pool.verified("d", verifier)
+    pool.verify("d", verifier, "A" * 32)
+    pool.forget()
+    assert not pool.verified("d", verifier)
+    pool.close()
+
+
+def test_with_no_memory_every_request_verifies() -> None:
+    hasher = SecretHasher(FAST_ARGON2)
+    pool = VerificationPool(hasher, 1, 0, remember=0)
+    verifier = hasher.hash("A" * 32)
+    for _ in range(3):
+        pool.verify("d", verifier, "A" * 32)
+    assert pool.computations == 3
+    assert not pool.verified("d", verifier)
+    pool.close()
+
+
+def test_the_memory_is_bounded_oldest_first() -> None:
+    hasher = SecretHasher(FAST_ARGON2)
+    pool = VerificationPool(hasher, 1, 0, remember=2)
+    verifier = hasher.hash("A" * 32)
+    for digest in ("d1", "d2", "d3"):
+        pool.verify(digest, verifier, "A" * 32)
+    assert [pool.verified(d, verifier) for d in ("d1", "d2", "d3")] == [False, True, True]
+    pool.close()

@@ -119,11 +119,9 @@ class Authenticator:
             SecretHasher(settings.argon2),
             settings.max_concurrent_verifications,
             settings.max_queued_verifications,
+            remember=settings.verified_cache_size,
         )
         self.usage = UsageTracker(store, settings.last_used_interval, background=background_flush)
-        # digest -> verifier this process has already checked with argon2. A changed
-        # verifier (rotation) or a missing record (revocation) is seen on the next read.
-        self._verified: dict[str, str] = {}
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
         self._lock = threading.Lock()
         _live.add(self)
@@ -186,8 +184,8 @@ class Authenticator:
         self.usage = UsageTracker(
             store, self.settings.last_used_interval, background=self.usage.background
         )
+        self.verifications.forget()
         with self._lock:
-            self._verified.clear()
             self._seen.clear()
         return previous
 
@@ -241,7 +239,8 @@ class Authenticator:
         return None
 
     def _needs_verification(self, attempt: _Attempt, record: TokenRecord) -> bool:
-        return self._verified.get(attempt.digest) != self._secret_pair(attempt, record)[0]
+        verifier = self._secret_pair(attempt, record)[0]
+        return not self.verifications.verified(attempt.digest, verifier)
 
     @staticmethod
     def _secret_pair(attempt: _Attempt, record: TokenRecord) -> tuple[str, str]:
@@ -263,7 +262,6 @@ class Authenticator:
 
     def _grant(self, attempt: _Attempt, record: TokenRecord) -> Decision:
         request, credentials = attempt.request, attempt.credentials
-        self._remember(attempt.digest, self._secret_pair(attempt, record)[0])
         try:
             identity = authorize(record, attempt.owner, attempt.required_acls)
         except PermissionDeniedError as exc:
@@ -284,14 +282,6 @@ class Authenticator:
             if self.audit_success:
                 self._emit("auth.success", request, credentials, token_name=record.name)
         return Decision(identity=identity)
-
-    def _remember(self, digest: str, verifier: str) -> None:
-        if self._verified.get(digest) == verifier or not self.settings.verified_cache_size:
-            return
-        with self._lock:
-            if len(self._verified) >= self.settings.verified_cache_size:
-                self._verified.pop(next(iter(self._verified)))
-            self._verified[digest] = verifier
 
     def _first_sight(self, record: TokenRecord, ip: str) -> bool:
         """True the first time this process sees the token used from ``ip``, unless that
