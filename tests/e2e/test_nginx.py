@@ -104,13 +104,13 @@ def stack(tmp_path: Path) -> Iterator[tuple[int, MintedToken, MintedToken]]:
             env=env,
         ),
     ]
-    listen = free_port()
-    config = nginx_config_from_docs(
-        tmp_path, listen, tokenward_sock.getsockname()[1], backend_sock.getsockname()[1]
-    )
-    nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
-    processes.append(nginx)
-    try:
+    try:  # from here on, the upstreams are stopped even if nginx cannot start
+        listen = free_port()
+        config = nginx_config_from_docs(
+            tmp_path, listen, tokenward_sock.getsockname()[1], backend_sock.getsockname()[1]
+        )
+        nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
+        processes.append(nginx)
         wait_for_port(listen, nginx)
         yield listen, dns, plain
     finally:
