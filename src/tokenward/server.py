@@ -3,7 +3,7 @@
 - ``/health``: liveness and store reachability (200 or 503);
 - ``/openapi.json``: the OpenAPI document of the management API;
 - ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
-- the management API and the web page, when they are mounted (``extra_routes``).
+- the management API and the web page (``/tokens``), when they are mounted (``extra_routes``).
 
 Pure ASGI: nothing here needs a framework, so ``tokenward serve`` only adds uvicorn.
 """
@@ -23,6 +23,7 @@ from tokenward.forward_auth import ForwardAuthASGI
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.management.openapi import openapi_document
 from tokenward.management.service import TokenService
+from tokenward.management.web import TokenPageASGI
 from tokenward.stores.base import TokenStore
 
 __all__ = ["LOOPBACK", "TokenwardServer", "build_server"]
@@ -38,12 +39,19 @@ def build_server(
     argon2: Argon2Profile | None = None,
 ) -> TokenwardServer:
     """Everything ``tokenward serve`` runs: forward auth (with ``rules`` for the proxied
-    URIs), and the cPanel-compatible management API at ``/execute`` and ``/json-api``."""
+    URIs), the cPanel-compatible management API at ``/execute`` and ``/json-api``, and the
+    token management web page at ``/tokens``."""
     base = Settings(trusted_proxies=trusted_proxies, argon2=argon2 or Argon2Profile())
     forward = Authenticator(store, dataclasses.replace(base, rules=rules))
     manager = Authenticator(store, management_settings(base))
     service = TokenService(store, argon2=base.argon2, audit=forward.audit)
-    return TokenwardServer(forward, extra_routes={"/": ManagementASGI(service, manager)})
+    return TokenwardServer(
+        forward,
+        extra_routes={
+            "/": ManagementASGI(service, manager),
+            "/tokens": TokenPageASGI(service, manager),
+        },
+    )
 
 
 class TokenwardServer:

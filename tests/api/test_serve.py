@@ -92,10 +92,15 @@ def test_serve_runs_the_management_api_and_forward_auth(
         httpx.get(f"{base}/auth", headers={**header, "X-Original-URI": "/dns"}).status_code == 200
     )
     assert httpx.get(f"{base}/auth", headers={"X-Original-URI": "/dns"}).status_code == 401
+    page = httpx.get(f"{base}/tokens/", timeout=10)
+    assert page.status_code == 200
+    assert 'action="/tokens/signin"' in page.text
 
     process.send_signal(signal.SIGTERM)  # graceful: last use is written before exit
     # uvicorn re-raises the signal after its graceful shutdown, as a well-behaved server does.
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert process.stdout is not None
+    assert f"manage tokens in a browser at {base}/tokens/" in process.stdout.read()
     tokens = json.loads(run_cli(env, "list", "--json").stdout)
     assert tokens[0]["last_used_ip"] == "127.0.0.1"
     assert tokens[0]["last_used_at"] is not None

@@ -1,4 +1,5 @@
-"""``tokenward serve``: the management API and forward auth on the embedded store (design §5)."""
+"""``tokenward serve``: the management API, forward auth and the token management page on the
+embedded store (design §5)."""
 
 from __future__ import annotations
 
@@ -61,11 +62,15 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         app = build_server(ctx.store, rules=rules, trusted_proxies=proxies, argon2=ctx.argon2())
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
-    ctx.say(f"tokenward serving on http://{args.host}:{args.port} (store: {ctx.store!r})")
+    base = f"http://{args.host}:{args.port}"
+    ctx.say(
+        f"tokenward serving on {base} (store: {ctx.store!r})",
+        f"manage tokens in a browser at {base}/tokens/",
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", lifespan="on")
     return 0
 
 
 SERVE_COMMANDS: tuple[Command, ...] = (
-    Command("serve", "run the management API and forward auth", _configure, _serve),
+    Command("serve", "run the management API, forward auth and the web page", _configure, _serve),
 )
