@@ -15,7 +15,7 @@ from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
 from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
 
-__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope"]
+__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope", "run_lifespan"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,6 +47,20 @@ def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
         scheme=scope.get("scheme", "http"),
         forwarded_proto=proto,
     )
+
+
+async def run_lifespan(receive: Receive, send: Send, *authenticators: Authenticator) -> None:
+    """The lifespan of an app that is the server's top level (nothing to start): at
+    shutdown each authenticator, once, writes its pending last-used times."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            for authenticator in {id(a): a for a in authenticators}.values():
+                await authenticator.aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 class TokenwardASGIMiddleware:

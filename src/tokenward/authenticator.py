@@ -20,7 +20,7 @@ from tokenward.audit import AuditEvent, AuditHook, log_event
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import SecretHasher, lookup_digest
 from tokenward.core.header import Credentials, parse_authorization
-from tokenward.core.network import Address, resolve_client_address, resolve_scheme
+from tokenward.core.network import Address
 from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory, authorize, check_standing
 from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Response, Responses
@@ -192,18 +192,19 @@ class Authenticator:
     # -- the shared steps -----------------------------------------------------------------
 
     def _begin(self, request: RequestInfo) -> Decision | _Attempt:
-        access, required = self.settings.requirement(request.method, request.path)
+        settings = self.settings
+        access, required = settings.requirement(request.method, request.path)
         if access == "public":
             return _PASS
         try:
             credentials = parse_authorization(request.authorization)
         except AuthenticationError as exc:
             return self._refuse(request, None, exc.reason, exc.detail)
-        if credentials is None or credentials.realm not in self.settings.realms:
+        if credentials is None or credentials.realm not in settings.realms:
             if access == "optional":
                 return _PASS
             return self._refuse(request, credentials, FailureReason.MISSING)
-        if self.settings.https_only and self._scheme(request) not in ("https", "wss"):
+        if settings.https_only and settings.client_scheme(request) not in ("https", "wss"):
             return self._refuse(
                 request,
                 credentials,
@@ -211,7 +212,7 @@ class Authenticator:
                 "token sent over plain HTTP: it may be exposed, consider rotating it",
             )
         digest = lookup_digest(credentials.realm, credentials.secret)
-        return _Attempt(request, credentials, digest, required, self._client(request))
+        return _Attempt(request, credentials, digest, required, settings.client_address(request))
 
     def _screen(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | None:
         """A refusal for an unknown token or one in bad standing, before any argon2."""
@@ -298,23 +299,6 @@ class Authenticator:
             seen.add(ip)
         return ip != record.last_used_ip
 
-    def _client(self, request: RequestInfo) -> Address | None:
-        settings = self.settings
-        return resolve_client_address(
-            request.peer, request.forwarded, settings.proxy_networks, settings.proxy_header
-        )
-
-    def _scheme(self, request: RequestInfo) -> str:
-        settings = self.settings
-        return resolve_scheme(
-            request.scheme,
-            peer=request.peer,
-            forwarded_values=request.forwarded,
-            forwarded_proto=request.forwarded_proto,
-            trusted_proxies=settings.proxy_networks,
-            header=settings.proxy_header,
-        )
-
     def _refuse(
         self,
         request: RequestInfo,
@@ -330,7 +314,8 @@ class Authenticator:
         else:
             response = self.responses.unauthorized
         if self.limiter is not None and reason not in _NOT_THE_CALLERS_FAULT:
-            wait = self.limiter.record_failure(budget_key(self._client(request)), self.clock())
+            client = self.settings.client_address(request)
+            wait = self.limiter.record_failure(budget_key(client), self.clock())
             if wait:
                 response = self.responses.too_many_requests(wait)
         if self.audit is not None:
@@ -355,7 +340,7 @@ class Authenticator:
         detail: str = "",
     ) -> None:
         assert self.audit is not None
-        client = self._client(request)
+        client = self.settings.client_address(request)
         self.audit(
             AuditEvent(
                 kind=kind,

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 
-from tokenward.asgi import ASGIApp, Receive, Scope, Send
+from tokenward.asgi import ASGIApp, Receive, Scope, Send, run_lifespan
 from tokenward.authenticator import Authenticator
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.settings import Rule, Settings
@@ -96,19 +96,10 @@ class TokenwardServer:
         await _json(send, 200, {"status": "ok"})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                # Graceful: every authenticator writes its pending last-used times.
-                await self.authenticator.aclose()
-                for app in self.routes.values():
-                    inner = getattr(app, "authenticator", None)
-                    if isinstance(inner, Authenticator):
-                        await inner.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        # Graceful: every authenticator, the mounted apps' too, writes its last-used times.
+        inner = (getattr(app, "authenticator", None) for app in self.routes.values())
+        mounted = [a for a in inner if isinstance(a, Authenticator)]
+        await run_lifespan(receive, send, self.authenticator, *mounted)
 
 
 async def _json(send: Send, status: int, payload: object) -> None:

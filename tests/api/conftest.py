@@ -3,18 +3,17 @@ over a store the tests can also see."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from tokenward import Authenticator, MemoryStore, TokenService
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.server import TokenwardServer
 from tokenward.testing import FAST_ARGON2, MintedToken, TokenFactory, fast_settings
+
+from ..serving import ThreadedServer
 
 
 class LiveServer:
@@ -26,17 +25,8 @@ class LiveServer:
         auth = Authenticator(store, management_settings(fast_settings()), audit=None)
         forward = Authenticator(store, fast_settings(), audit=None)
         app = TokenwardServer(forward, extra_routes={"/": ManagementASGI(self.service, auth)})
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, fd=self.sock.fileno(), log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.runner = ThreadedServer(app)
+        self.url, self.port = self.runner.url, self.runner.port
 
     def client(self, token: MintedToken | None = None) -> httpx.Client:
         headers = {} if token is None else token.headers
@@ -49,10 +39,8 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveServer]:
     server = LiveServer(MemoryStore())
-    server.thread.start()
+    server.runner.start()
     try:
         yield server
     finally:
-        server.server.should_exit = True
-        server.thread.join(timeout=30)
-        server.sock.close()
+        server.runner.stop()

@@ -9,23 +9,21 @@ import importlib.util
 import os
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 
 from tokenward import Authenticator, MemoryStore, TokenService
-from tokenward.asgi import ASGIApp
 from tokenward.core.tokens import Realm
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.management.web import TokenPageASGI
 from tokenward.server import LOOPBACK, TokenwardServer
 from tokenward.testing import FAST_ARGON2, FrozenClock, MintedToken, fast_settings
+
+from ..serving import ThreadedServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -60,18 +58,9 @@ class WebServer:
         app = TokenwardServer(
             forward, extra_routes={"/": ManagementASGI(self.service, manager), mount: self.page}
         )
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, fd=self.sock.fileno(), log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.runner = ThreadedServer(app)
+        self.url = self.runner.url
         self.clients: list[httpx.Client] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def page_url(self) -> str:
@@ -140,44 +129,21 @@ class SignedIn:
 
 
 @contextlib.contextmanager
-def running(app: ASGIApp) -> Iterator[str]:
-    """Any ASGI app served by uvicorn on 127.0.0.1 for the duration; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(app, fd=sock.fileno(), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+def web_server(clock: FrozenClock, mount: str = MOUNT) -> Iterator[WebServer]:
+    server = WebServer(clock, mount)
+    server.runner.start()
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield server
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
-def start(server: WebServer) -> None:
-    # The socket already listens: connections wait in its backlog until uvicorn accepts.
-    server.thread.start()
-
-
-def stop(server: WebServer) -> None:
-    for client in server.clients:
-        client.close()
-    server.server.should_exit = True
-    server.thread.join(timeout=30)
-    server.sock.close()
+        for client in server.clients:
+            client.close()
+        server.runner.stop()
 
 
 @pytest.fixture
 def web(clock: FrozenClock) -> Iterator[WebServer]:
-    server = WebServer(clock)
-    start(server)
-    try:
+    with web_server(clock) as server:
         yield server
-    finally:
-        stop(server)
 
 
 # -- the browser -----------------------------------------------------------------------

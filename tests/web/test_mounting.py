@@ -17,7 +17,8 @@ from tokenward.management.web import TokenPageASGI
 from tokenward.server import build_server
 from tokenward.testing import FAST_ARGON2, MintedToken, fast_settings
 
-from .conftest import running, sign_in_http
+from ..serving import running
+from .conftest import sign_in_http
 
 pytestmark = pytest.mark.slow  # real servers
 

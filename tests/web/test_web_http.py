@@ -10,7 +10,7 @@ from tokenward import StoreError, TokenRecord
 from tokenward.core.tokens import Realm
 from tokenward.testing import FrozenClock
 
-from .conftest import SignedIn, WebServer, sign_in_http
+from .conftest import SignedIn, WebServer, sign_in_http, web_server
 
 pytestmark = pytest.mark.slow  # real servers
 
@@ -566,11 +566,7 @@ def test_user_controlled_text_is_escaped_everywhere(web: WebServer) -> None:
 
 
 def test_the_page_works_under_any_mount_point(clock: FrozenClock) -> None:
-    from .conftest import start, stop
-
-    web = WebServer(clock, mount="/admin/api-tokens")
-    start(web)
-    try:
+    with web_server(clock, mount="/admin/api-tokens") as web:
         client = SignedIn(web, web.admin())
         page = client.get("/").text
         assert 'href="/admin/api-tokens/new"' in page
@@ -579,8 +575,6 @@ def test_the_page_works_under_any_mount_point(clock: FrozenClock) -> None:
         cookie = client.signin.headers["set-cookie"]
         assert "Path=/admin/api-tokens" in cookie
         assert client.get("/static/tokens.css").headers["content-type"].startswith("text/css")
-    finally:
-        stop(web)
 
 
 def test_static_files_unknown_pages_and_wrong_methods(web: WebServer) -> None:

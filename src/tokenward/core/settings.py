@@ -13,7 +13,15 @@ from typing import Any, Literal
 
 from tokenward.core.acl import normalize_acls
 from tokenward.core.crypto import Argon2Profile
-from tokenward.core.network import Network, ProxyHeader, parse_networks
+from tokenward.core.network import (
+    Address,
+    Network,
+    ProxyHeader,
+    parse_networks,
+    resolve_client_address,
+    resolve_scheme,
+)
+from tokenward.core.request import RequestInfo
 from tokenward.core.tokens import Realm
 from tokenward.errors import ConfigurationError, TokenwardError
 
@@ -191,3 +199,21 @@ class Settings:
         if rule is None:
             return self.default_access, frozenset()
         return rule.access, rule.acls
+
+    def client_address(self, request: RequestInfo) -> Address | None:
+        """The client's address, forwarding headers believed only from trusted proxies."""
+        return resolve_client_address(
+            request.peer, request.forwarded, self.proxy_networks, self.proxy_header
+        )
+
+    def client_scheme(self, request: RequestInfo) -> str:
+        """The scheme the client used, ``X-Forwarded-Proto`` believed only from trusted
+        proxies."""
+        return resolve_scheme(
+            request.scheme,
+            peer=request.peer,
+            forwarded_values=request.forwarded,
+            forwarded_proto=request.forwarded_proto,
+            trusted_proxies=self.proxy_networks,
+            header=self.proxy_header,
+        )

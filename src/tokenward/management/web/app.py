@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import ParamSpec, TypeVar
 
-from tokenward.asgi import Receive, Scope, Send
+from tokenward.asgi import Receive, Scope, Send, run_lifespan
 from tokenward.authenticator import Authenticator
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import lookup_digest
@@ -109,7 +109,7 @@ class TokenPageASGI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # when run on its own rather than mounted
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.authenticator)
             return
         if scope["type"] != "http":
             return
@@ -296,13 +296,3 @@ class TokenPageASGI:
     def clear_cookie(self, request: WebRequest) -> tuple[str, str]:
         path = self.cookie_path(request)
         return cookie(SESSION_COOKIE, "", path=path, secure=request.secure, max_age=0)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.authenticator.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return

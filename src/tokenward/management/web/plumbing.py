@@ -8,7 +8,7 @@ import dataclasses
 from urllib.parse import parse_qs, urlsplit
 
 from tokenward.asgi import Receive, Scope, Send, request_from_scope
-from tokenward.core.network import Address, resolve_client_address, resolve_scheme
+from tokenward.core.network import Address
 from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
 
@@ -78,17 +78,7 @@ class WebRequest:
                 f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
             )
         info = request_from_scope(scope, settings)
-        scheme = resolve_scheme(
-            info.scheme,
-            peer=info.peer,
-            forwarded_values=info.forwarded,
-            forwarded_proto=info.forwarded_proto,
-            trusted_proxies=settings.proxy_networks,
-            header=settings.proxy_header,
-        )
-        client = resolve_client_address(
-            info.peer, info.forwarded, settings.proxy_networks, settings.proxy_header
-        )
+        scheme = settings.client_scheme(info)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         return cls(
             method=str(scope.get("method", "GET")).upper(),
@@ -99,7 +89,7 @@ class WebRequest:
             cookies=_parse_cookies(headers.get("cookie", "")),
             info=info,
             secure=scheme in ("https", "wss"),
-            client=client,
+            client=settings.client_address(info),
         )
 
     @property
