@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tokenward import Authenticator, MemoryStore, TokenService
+from tokenward.audit import log_event
 from tokenward.core.tokens import Realm
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.management.web import TokenPageASGI
@@ -50,10 +51,11 @@ class WebServer:
         self.clock = clock
         self.mount = mount
         self.store = MemoryStore()
-        self.service = TokenService(self.store, argon2=FAST_ARGON2, clock=clock)
+        # The audit trail goes to the logs, as in tokenward serve: tests can search them.
+        self.service = TokenService(self.store, argon2=FAST_ARGON2, clock=clock, audit=log_event)
         settings = fast_settings(trusted_proxies=LOOPBACK, last_used_interval=0.05)
-        manager = Authenticator(self.store, management_settings(settings), clock=clock, audit=None)
-        forward = Authenticator(self.store, settings, clock=clock, audit=None)
+        manager = Authenticator(self.store, management_settings(settings), clock=clock)
+        forward = Authenticator(self.store, settings, clock=clock)
         self.page = TokenPageASGI(self.service, manager)
         app = TokenwardServer(
             forward, extra_routes={"/": ManagementASGI(self.service, manager), mount: self.page}

@@ -3,6 +3,8 @@ that a secret never shows up anywhere but the one-time result page."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -385,7 +387,10 @@ def test_revoking_your_own_token_signs_you_out(web: WebServer) -> None:
 # -- secrets ---------------------------------------------------------------------------
 
 
-def test_the_secret_appears_only_on_the_one_time_result_page(web: WebServer) -> None:
+def test_the_secret_appears_only_on_the_one_time_result_page(
+    web: WebServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: tokenward's, its audit trail, uvicorn's
     admin = web.admin()
     client = SignedIn(web, admin)
     result = client.post(
@@ -423,6 +428,11 @@ def test_the_secret_appears_only_on_the_one_time_result_page(web: WebServer) -> 
         "/auth", headers={"Authorization": f"cpanel alice:{secret}", "X-Original-URI": "/x"}
     )
     assert used.status_code == 200
+    assert any(r.name.startswith("tokenward") for r in caplog.records)  # the trail was heard
+    for logged in (caplog.text, *(repr(r.args) for r in caplog.records)):
+        assert secret not in logged
+        assert admin.secret not in logged
+    assert all(secret not in repr(s) for s in web.page.sessions._sessions.values())
 
 
 def test_resubmitting_the_generate_form_does_not_mint_a_second_secret(web: WebServer) -> None:
