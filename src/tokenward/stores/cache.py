@@ -158,7 +158,6 @@ class CachedStore(TokenStore):
         self._healthy.set()
 
     def _listen(self) -> None:
-        retry = threading.Event()
         while not self._stop.is_set():
             try:
                 self._feed.listen(self._ready, self.invalidate, self._stop)
@@ -166,4 +165,4 @@ class CachedStore(TokenStore):
                 logger.warning("change feed lost; serving without the cache", exc_info=True)
             self._healthy.clear()
             self.invalidate()
-            retry.wait(1.0)  # bounded reconnect pace; the cache stays off meanwhile
+            self._stop.wait(1.0)  # bounded reconnect pace (cache off); close() cuts it short
