@@ -16,7 +16,7 @@ from tokenward import (
     RequestInfo,
     Settings,
 )
-from tokenward.core.crypto import SecretHasher
+from tokenward.core.crypto import Argon2Profile, SecretHasher
 from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory
 from tokenward.verification import VerificationPool
 
@@ -35,6 +35,9 @@ class GatedHasher:
         self.calls += 1
         self.started.release()
         assert self.gate.wait(WAIT), "gate never opened"
+
+    def needs_upgrade(self, verifier: str) -> bool:
+        return False
 
 
 def gated(auth: Authenticator) -> GatedHasher:
@@ -157,4 +160,33 @@ def test_the_memory_is_bounded_oldest_first() -> None:
     for digest in ("d1", "d2", "d3"):
         pool.verify(digest, verifier, "A" * 32)
     assert [pool.verified(d, verifier) for d in ("d1", "d2", "d3")] == [False, True, True]
+    pool.close()
+
+
+def test_upgrades_wait_in_a_bounded_queue_and_never_hold_up_verifications() -> None:
+    weak, strong = (
+        SecretHasher(Argon2Profile(time_cost=1, memory_cost=8)),
+        SecretHasher(Argon2Profile(time_cost=2, memory_cost=32)),
+    )
+    gate, started = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def upgrade(digest: str, old: str, new: str) -> bool:
+        calls.append(digest)
+        started.set()
+        assert gate.wait(WAIT), "gate never opened"
+        return True
+
+    pool = VerificationPool(strong, 1, 0, upgrade=upgrade)
+    verifier = weak.hash("A" * 32)
+    pool.verify("d0", verifier, "A" * 32)
+    assert started.wait(WAIT)  # the first upgrade holds the upgrade thread
+    for i in range(1, 40):  # verifications still run, one after another, at once
+        pool.verify(f"d{i}", verifier, "A" * 32)
+    gate.set()
+    pool.settle(WAIT)
+    assert pool.computations == 40
+    assert len(calls) == 16  # the rest wait for a later cold verification
+    assert pool.upgraded == 16
+    assert all(pool.verified(d, verifier) is False for d in calls)  # they know the new one
     pool.close()

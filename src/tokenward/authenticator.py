@@ -120,6 +120,7 @@ class Authenticator:
             settings.max_concurrent_verifications,
             settings.max_queued_verifications,
             remember=settings.verified_cache_size,
+            upgrade=self._replace_verifier if settings.upgrade_verifiers else None,
         )
         self.usage = UsageTracker(store, settings.last_used_interval, background=background_flush)
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
@@ -140,7 +141,9 @@ class Authenticator:
                 return refusal
             assert record is not None  # screened
             if self._needs_verification(attempt, record):
-                self.verifications.verify(attempt.digest, *self._secret_pair(attempt, record))
+                current = attempt.digest == record.digest
+                pair = self._secret_pair(attempt, record)
+                self.verifications.verify(attempt.digest, *pair, current=current)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
         return self._grant(attempt, record)
@@ -156,8 +159,9 @@ class Authenticator:
                 return refusal
             assert record is not None  # screened
             if self._needs_verification(attempt, record):
+                current = attempt.digest == record.digest
                 pair = self._secret_pair(attempt, record)
-                await self.verifications.averify(attempt.digest, *pair)
+                await self.verifications.averify(attempt.digest, *pair, current=current)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
         return self._grant(attempt, record)
@@ -238,6 +242,10 @@ class Authenticator:
         except AuthenticationError as exc:
             return self._refuse(request, credentials, exc.reason, exc.detail, record.name)
         return None
+
+    def _replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        """The lazy argon2 upgrade's write, to whichever store serves now."""
+        return self.store.replace_verifier(digest, old, new)
 
     def _needs_verification(self, attempt: _Attempt, record: TokenRecord) -> bool:
         verifier = self._secret_pair(attempt, record)[0]

@@ -25,7 +25,10 @@ def build_authenticator(
     """``store`` may be a store, a store URL, or ``None`` for ``$TOKENWARD_STORE`` (else a
     SQLite file in the working directory). ``options`` go to ``Authenticator``."""
     if _test_stores:
-        store = _test_stores[-1]
-    elif not isinstance(store, TokenStore):
+        authenticator = Authenticator(_test_stores[-1], settings, **options)
+        # Test tokens are weak on purpose: no upgrade writes behind the test's back.
+        authenticator.verifications.upgrade = None
+        return authenticator
+    if not isinstance(store, TokenStore):
         store = open_store(store_url_from_env(store))
     return Authenticator(store, settings, **options)

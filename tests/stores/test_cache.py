@@ -18,7 +18,7 @@ from tests.stores.conftest import (
 from tokenward import MemoryStore, TokenRecord, TokenStore, open_store
 from tokenward.stores.cache import CachedStore
 from tokenward.testing import FrozenClock
-from tokenward.testing.conformance import record
+from tokenward.testing.conformance import StoreConformance, record
 
 WAIT = 10.0
 
@@ -141,6 +141,33 @@ def test_own_writes_invalidate_at_once(
     store.get(r.digest)
     store.delete([r.id])
     assert store.get(r.digest) is None
+
+
+def test_an_upgraded_verifier_is_read_at_once(
+    cached: tuple[CachedStore, CountingStore, ManualFeed, FrozenClock],
+) -> None:
+    store, _, _, _ = cached
+    r = record()
+    store.add(r)
+    assert store.get(r.digest) == r  # now cached
+    assert store.replace_verifier(r.digest, r.verifier, "$argon2id$v=19$upgraded")
+    assert store.get(r.digest) == r.replace(verifier="$argon2id$v=19$upgraded")
+
+
+class TestCachedStore(StoreConformance):
+    """The cache in front of a store passes the same suite as the store itself."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[CachedStore]:
+        feed = ManualFeed()
+        store = CachedStore(MemoryStore(), feed, max_staleness=5, clock=FrozenClock(0))
+        assert feed.ready.wait(WAIT)
+        yield store
+        store.close()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        assert isinstance(store, CachedStore)
+        return repr(vars(store)) + repr(vars(store.inner))
 
 
 def _network_url(kind: str) -> tuple[str, str]:

@@ -30,6 +30,23 @@ class TestMemoryStore(StoreConformance):
         return repr(vars(store))
 
 
+class MemoryStoreWithoutCompareAndSet(MemoryStore):
+    """A user's store that keeps the protocol's default ``replace_verifier``."""
+
+    replace_verifier = TokenStore.replace_verifier
+
+
+class TestStoreWithoutCompareAndSet(StoreConformance):
+    replaces_verifiers = False  # declared: the suite checks it replaces nothing
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStoreWithoutCompareAndSet()
+
+    def raw_dump(self, store: TokenStore) -> str:
+        return repr(vars(store))
+
+
 class TestSQLiteStore(StoreConformance):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:

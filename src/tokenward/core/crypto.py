@@ -103,8 +103,19 @@ class SecretHasher:
         except (VerificationError, InvalidHashError):
             raise AuthenticationError(FailureReason.BAD_SECRET) from None
 
-    def needs_rehash(self, verifier: str) -> bool:
+    def needs_upgrade(self, verifier: str) -> bool:
+        """True when ``verifier`` is weaker than this profile: not argon2id, or no cost above
+        the profile's and one below it. A stronger verifier is never downgraded, and one that
+        cannot be read is left alone (it can never match anyway)."""
         try:
-            return self._hasher.check_needs_rehash(verifier)
+            stored = argon2.extract_parameters(verifier)
         except InvalidHashError:
+            return False
+        if stored.type is not argon2.Type.ID:
             return True
+        p = self.profile
+        costs = (stored.memory_cost, stored.time_cost, stored.hash_len, stored.salt_len)
+        target = (p.memory_cost, p.time_cost, p.hash_len, p.salt_len)
+        return costs != target and all(
+            have <= want for have, want in zip(costs, target, strict=True)
+        )

@@ -115,6 +115,7 @@ class Settings:
     max_concurrent_verifications: int = 2
     max_queued_verifications: int = 64
     verified_cache_size: int = 10_000
+    upgrade_verifiers: bool = True
     realm_label: str = "tokenward"
     retry_after: int = 5
     acl_vocabulary: frozenset[str] | None = None

@@ -1,8 +1,10 @@
 """The store protocol every backend implements, and the shapes it exchanges.
 
-Every method is abstract: a store that forgets one cannot be instantiated, rather than
-quietly pretending to revoke. Drivers' own exceptions never escape a store; they become
-``StoreError`` raised ``from`` the original.
+Every method but one is abstract: a store that forgets one cannot be instantiated, rather
+than quietly pretending to revoke. The optional one, ``replace_verifier``, defaults to
+replacing nothing, which is safe (no upgrade) and honest (it returns ``False``). Drivers'
+own exceptions never escape a store; they become ``StoreError`` raised ``from`` the
+original.
 """
 
 from __future__ import annotations
@@ -59,6 +61,16 @@ class TokenStore(abc.ABC):
         ``TokenNotFoundError`` when it no longer exists; ``DuplicateTokenError`` on a name
         clash. Last-used fields are the store's own and are not overwritten by ``save``.
         """
+
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        """Compare-and-set for the lazy argon2 upgrade: the token whose *current* digest is
+        ``digest`` gets verifier ``new`` if its verifier is still ``old``. True if replaced.
+
+        Nothing else changes, and a token rotated, edited or revoked meanwhile is left as it
+        is. A store that cannot compare-and-set keeps this default, which replaces nothing:
+        its tokens keep verifying with the parameters they were made with.
+        """
+        return False
 
     @abc.abstractmethod
     def delete(self, token_ids: Iterable[str]) -> int:

@@ -104,6 +104,12 @@ class CachedStore(TokenStore):
         self.inner.save(record)
         self.invalidate()  # our own change: no need to wait for the echo
 
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        try:
+            return self.inner.replace_verifier(digest, old, new)
+        finally:
+            self.invalidate()
+
     def delete(self, token_ids: Iterable[str]) -> int:
         try:
             return self.inner.delete(token_ids)

@@ -60,6 +60,14 @@ class MemoryStore(TokenStore):
             self._drop(old)
             self._put(record.replace(last_used_at=old.last_used_at, last_used_ip=old.last_used_ip))
 
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        with self._lock:
+            found = self.get(digest)
+            if found is None or found.digest != digest or found.verifier != old:
+                return False
+            self._records[found.id] = found.replace(verifier=new)
+            return True
+
     def delete(self, token_ids: Iterable[str]) -> int:
         with self._lock:
             removed = 0

@@ -199,6 +199,18 @@ class PostgresStore(TokenStore):
                 raise TokenNotFoundError(f"token {record.name!r} no longer exists")
             self._announce(cur)
 
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        with self._cursor() as cur:
+            cur.execute(
+                f"UPDATE {self._table} SET verifier = %s "  # noqa: S608
+                "WHERE digest = %s AND verifier = %s",
+                (new, digest, old),
+            )
+            if cur.rowcount == 0:
+                return False
+            self._announce(cur)
+            return True
+
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = list(token_ids)
         if not ids:

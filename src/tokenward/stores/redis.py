@@ -81,6 +81,15 @@ local function index(p, id, raw, realm, user, name, digest, previous)
 end
 """
 
+# ARGV: id, the record's JSON as read, the JSON to write. Compare-and-set on the whole
+# document, so a rotation, edit or revocation since the read wins. Returns 1 when written.
+_REPLACE = """
+local key = KEYS[1] .. 't:' .. ARGV[1]
+if redis.call('GET', key) ~= ARGV[2] then return 0 end
+redis.call('SET', key, ARGV[3])
+return 1
+"""
+
 # ARGV as for _ADD. Returns -1 when the token is gone, 0 on a clash, 1 when saved.
 _SAVE = (
     _UNINDEX
@@ -168,6 +177,7 @@ class RedisStore(TokenStore):
                 ("get", _GET),
                 ("add", _ADD),
                 ("save", _SAVE),
+                ("replace", _REPLACE),
                 ("delete", _DELETE),
                 ("rename", _RENAME),
                 ("usage", _USAGE),
@@ -262,6 +272,23 @@ class RedisStore(TokenStore):
         if outcome == 0:
             raise DuplicateTokenError(f"a token named {record.name!r} already exists")
         self._announce()
+
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        token_id = self._call(self._client.get, f"{self.prefix}d:{digest}")
+        if token_id is None:
+            return False
+        raw = self._call(self._client.get, f"{self.prefix}t:{token_id.decode()}")
+        if raw is None:
+            return False
+        document = json.loads(raw)
+        if document["digest"] != digest or document["verifier"] != old:
+            return False  # the digest is a previous one, or the verifier changed already
+        document["verifier"] = new
+        args = [token_id.decode(), raw, json.dumps(document)]
+        if not self._call(self._scripts["replace"], keys=[self.prefix], args=args):
+            return False
+        self._announce()
+        return True
 
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = list(token_ids)

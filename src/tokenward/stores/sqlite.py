@@ -178,6 +178,15 @@ class SQLiteStore(TokenStore):
         if not changed:
             raise TokenNotFoundError(f"token {record.name!r} no longer exists")
 
+    def replace_verifier(self, digest: str, old: str, new: str) -> bool:
+        with self._write() as db:
+            return bool(
+                db.execute(
+                    "UPDATE tokenward_tokens SET verifier = ? WHERE digest = ? AND verifier = ?",
+                    (new, digest, old),
+                ).rowcount
+            )
+
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = [(token_id,) for token_id in token_ids]
         with self._write() as db:

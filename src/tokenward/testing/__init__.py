@@ -125,13 +125,19 @@ def use_store(store: TokenStore) -> Iterator[TokenStore]:
     An app built at import time (``app = TokenwardWSGIMiddleware(app)``, ``Tokenward(app)``)
     or during the test (an app factory, Django's lazily built middleware) then accepts the
     tokens a test mints into ``store``, without any change to the app's code. The previous
-    stores come back afterwards.
+    stores come back afterwards. Meanwhile no verifier is upgraded: test tokens are weak
+    on purpose, and a background write must not race the test's own checks.
     """
-    swapped = [(auth, auth.use_store(store)) for auth in live_authenticators()]
+    swapped = [
+        (auth, auth.use_store(store), auth.verifications.upgrade) for auth in live_authenticators()
+    ]
+    for auth, _, _ in swapped:
+        auth.verifications.upgrade = None
     factory._test_stores.append(store)
     try:
         yield store
     finally:
         factory._test_stores.remove(store)
-        for auth, previous in swapped:
+        for auth, previous, upgrade in swapped:
             auth.use_store(previous)
+            auth.verifications.upgrade = upgrade

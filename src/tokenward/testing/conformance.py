@@ -51,7 +51,14 @@ def record(
 
 
 class StoreConformance:
-    """Subclass it and provide a ``store`` fixture (a fresh, empty store per test)."""
+    """Subclass it and provide a ``store`` fixture (a fresh, empty store per test).
+
+    ``replaces_verifiers`` declares whether the store implements the compare-and-set
+    ``replace_verifier`` (the lazy argon2 upgrade). A store that keeps the base class's
+    default sets it to ``False``, and the suite then checks that it replaces nothing.
+    """
+
+    replaces_verifiers: bool = True
 
     def raw_dump(self, store: TokenStore) -> str:
         """Everything the store keeps, as text, so the suite can search it for the secret.
@@ -172,6 +179,60 @@ class StoreConformance:
         saved = store.get(r.digest)
         assert saved is not None
         assert (saved.last_used_at, saved.last_used_ip) == (2000, "192.0.2.1")
+
+    def test_replace_verifier_is_a_compare_and_set_on_the_current_digest(
+        self, store: TokenStore
+    ) -> None:
+        r = record()
+        store.add(r)
+        store.record_usage([Usage(r.id, 2000, "192.0.2.1")])
+        before = store.get(r.digest)
+        assert before is not None
+        upgraded = before.replace(verifier="$argon2id$v=19$upgraded")
+        replaced = store.replace_verifier(r.digest, r.verifier, upgraded.verifier)
+        assert replaced is self.replaces_verifiers
+        after = upgraded if self.replaces_verifiers else before
+        assert store.get(r.digest) == after  # nothing but the verifier changed
+        assert store.find(Realm.CPANEL, "alice", "t") == after
+        # The old verifier no longer matches (or never did): a second upgrade does nothing.
+        assert not store.replace_verifier(r.digest, "$argon2id$v=19$stale", "$argon2id$x")
+        assert not store.replace_verifier("0" * 32, r.verifier, "$argon2id$x")
+        assert store.get(r.digest) == after
+
+    def test_replace_verifier_never_touches_a_rotated_token_by_its_old_digest(
+        self, store: TokenStore
+    ) -> None:
+        r = record()
+        store.add(r)
+        rotated = r.replace(
+            digest=record().digest,
+            verifier="$argon2id$v=19$new-secret",
+            previous_digest=r.digest,
+            previous_verifier=r.verifier,
+            previous_until=5000,
+        )
+        store.save(rotated)
+        assert not store.replace_verifier(r.digest, r.verifier, "$argon2id$x")
+        assert not store.replace_verifier(r.digest, rotated.verifier, "$argon2id$x")
+        assert store.get(r.digest) == rotated
+        assert store.get(rotated.digest) == rotated
+
+    def test_concurrent_verifier_replacements_let_exactly_one_win(self, store: TokenStore) -> None:
+        r = record()
+        store.add(r)
+        candidates = [f"$argon2id$v=19$candidate{i}" for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            won = list(
+                pool.map(lambda new: store.replace_verifier(r.digest, r.verifier, new), candidates)
+            )
+        final = store.get(r.digest)
+        assert final is not None
+        if self.replaces_verifiers:
+            assert won.count(True) == 1
+            assert final.verifier == candidates[won.index(True)]
+        else:
+            assert not any(won)
+            assert final.verifier == r.verifier
 
     def test_delete_ignores_unknown_ids_and_counts(self, store: TokenStore) -> None:
         a, b = record(name="a"), record(name="b")
