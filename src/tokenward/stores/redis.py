@@ -23,138 +23,12 @@ import redis.asyncio as aioredis
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
+from tokenward.stores import redis_scripts as scripts
 from tokenward.stores.base import TokenStore, Usage
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
 SCHEMA_VERSION = 1
-
-_GET = """
-local id = redis.call('GET', KEYS[1] .. 'd:' .. ARGV[1])
-if not id then return nil end
-local record = redis.call('GET', KEYS[1] .. 't:' .. id)
-if not record then return nil end
-local used = redis.call('HMGET', KEYS[1] .. 'lu:' .. id, 'at', 'ip')
-return {record, used[1], used[2]}
-"""
-
-# ARGV: id, json, digest, previous digest or '', realm, user, name
-_ADD = """
-local p = KEYS[1]
-local name_key = p .. 'n:' .. ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7]
-if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 1 or redis.call('EXISTS', name_key) == 1
-   or redis.call('EXISTS', p .. 'd:' .. ARGV[3]) == 1
-   or (ARGV[4] ~= '' and redis.call('EXISTS', p .. 'd:' .. ARGV[4]) == 1) then
-  return 0
-end
-redis.call('SET', p .. 't:' .. ARGV[1], ARGV[2])
-redis.call('SET', name_key, ARGV[1])
-redis.call('SET', p .. 'd:' .. ARGV[3], ARGV[1])
-if ARGV[4] ~= '' then redis.call('SET', p .. 'd:' .. ARGV[4], ARGV[1]) end
-redis.call('SADD', p .. 'u:' .. ARGV[5] .. ':' .. ARGV[6], ARGV[1])
-redis.call('SADD', p .. 'all', ARGV[1])
-return 1
-"""
-
-# Removes a record's index entries; shared by save, delete and rename.
-_UNINDEX = """
-local function unindex(p, id)
-  local raw = redis.call('GET', p .. 't:' .. id)
-  if not raw then return nil end
-  local old = cjson.decode(raw)
-  redis.call('DEL', p .. 'n:' .. old.realm .. ':' .. old.user .. ':' .. old.name)
-  redis.call('DEL', p .. 'd:' .. old.digest)
-  if old.previous_digest then redis.call('DEL', p .. 'd:' .. old.previous_digest) end
-  redis.call('SREM', p .. 'u:' .. old.realm .. ':' .. old.user, id)
-  return old
-end
-local function free(p, id, key)
-  local owner = redis.call('GET', key)
-  return (not owner) or owner == id
-end
-local function index(p, id, raw, realm, user, name, digest, previous)
-  redis.call('SET', p .. 't:' .. id, raw)
-  redis.call('SET', p .. 'n:' .. realm .. ':' .. user .. ':' .. name, id)
-  redis.call('SET', p .. 'd:' .. digest, id)
-  if previous ~= '' then redis.call('SET', p .. 'd:' .. previous, id) end
-  redis.call('SADD', p .. 'u:' .. realm .. ':' .. user, id)
-end
-"""
-
-# ARGV: id, the record's JSON as read, the JSON to write. Compare-and-set on the whole
-# document, so a rotation, edit or revocation since the read wins. Returns 1 when written.
-_REPLACE = """
-local key = KEYS[1] .. 't:' .. ARGV[1]
-if redis.call('GET', key) ~= ARGV[2] then return 0 end
-redis.call('SET', key, ARGV[3])
-return 1
-"""
-
-# ARGV as for _ADD. Returns -1 when the token is gone, 0 on a clash, 1 when saved.
-_SAVE = (
-    _UNINDEX
-    + """
-local p = KEYS[1]
-if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 0 then return -1 end
-if not free(p, ARGV[1], p .. 'n:' .. ARGV[5] .. ':' .. ARGV[6] .. ':' .. ARGV[7])
-   or not free(p, ARGV[1], p .. 'd:' .. ARGV[3])
-   or (ARGV[4] ~= '' and not free(p, ARGV[1], p .. 'd:' .. ARGV[4])) then
-  return 0
-end
-unindex(p, ARGV[1])
-index(p, ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[3], ARGV[4])
-return 1
-"""
-)
-
-# ARGV: ids. Returns how many were removed.
-_DELETE = (
-    _UNINDEX
-    + """
-local p = KEYS[1]
-local removed = 0
-for _, id in ipairs(ARGV) do
-  if unindex(p, id) then
-    redis.call('DEL', p .. 't:' .. id, p .. 'lu:' .. id)
-    redis.call('SREM', p .. 'all', id)
-    removed = removed + 1
-  end
-end
-return removed
-"""
-)
-
-# ARGV: realm, old user, new user. Returns the count, or -1 on a name clash (nothing moved).
-_RENAME = (
-    _UNINDEX
-    + """
-local p = KEYS[1]
-local ids = redis.call('SMEMBERS', p .. 'u:' .. ARGV[1] .. ':' .. ARGV[2])
-for _, id in ipairs(ids) do
-  local old = cjson.decode(redis.call('GET', p .. 't:' .. id))
-  if redis.call('EXISTS', p .. 'n:' .. ARGV[1] .. ':' .. ARGV[3] .. ':' .. old.name) == 1 then
-    return -1
-  end
-end
-for _, id in ipairs(ids) do
-  local old = unindex(p, id)
-  old.user = ARGV[3]
-  index(p, id, cjson.encode(old), old.realm, old.user, old.name, old.digest,
-        old.previous_digest or '')
-end
-return #ids
-"""
-)
-
-# ARGV: id, at, ip. Only ever moves the last use forward.
-_USAGE = """
-local p = KEYS[1]
-if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 0 then return 0 end
-local current = redis.call('HGET', p .. 'lu:' .. ARGV[1], 'at')
-if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', p .. 'lu:' .. ARGV[1], 'at', ARGV[2], 'ip', ARGV[3])
-return 1
-"""
 
 
 class RedisStore(TokenStore):
@@ -174,13 +48,13 @@ class RedisStore(TokenStore):
         self._scripts = {
             name: self._client.register_script(source)
             for name, source in (
-                ("get", _GET),
-                ("add", _ADD),
-                ("save", _SAVE),
-                ("replace", _REPLACE),
-                ("delete", _DELETE),
-                ("rename", _RENAME),
-                ("usage", _USAGE),
+                ("get", scripts.GET),
+                ("add", scripts.ADD),
+                ("save", scripts.SAVE),
+                ("replace", scripts.REPLACE),
+                ("delete", scripts.DELETE),
+                ("rename", scripts.RENAME),
+                ("usage", scripts.USAGE),
             )
         }
 
@@ -351,7 +225,7 @@ class RedisStore(TokenStore):
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
             client: aioredis.Redis = aioredis.Redis.from_url(self.url, **self._options)
-            self._async = (loop, client.register_script(_GET))
+            self._async = (loop, client.register_script(scripts.GET))
         return self._async[1]
 
     async def aclose(self) -> None:
