@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenward import Credentials, MalformedCredentialsError, Realm
-from tokenward.core.header import MAX_HEADER_LENGTH, format_authorization, parse_authorization
+from tokenward.core.header import (
+    MAX_HEADER_LENGTH,
+    _parse_one,
+    format_authorization,
+    parse_authorization,
+)
 
 SECRET = "U7HMR63FGY292DQZ4H5BFH16JLYMO01M"
 
@@ -131,3 +137,68 @@ def test_parser_on_our_scheme_returns_credentials_or_raises_malformed(
 def test_parser_on_header_lists_raises_nothing_but_its_own_error(values: list[str]) -> None:
     with contextlib.suppress(MalformedCredentialsError):
         parse_authorization(values)
+
+
+def _outcome(parse: Callable[[str], Credentials | None], value: str) -> object:
+    try:
+        return parse(value)
+    except MalformedCredentialsError:
+        return MalformedCredentialsError
+
+
+_NEAR = st.sampled_from(["", " ", "\t", "\r", "\n", "\r\n", "\x0b", ":", "\x00", "é", "\x7f"])
+_ODD = st.sampled_from(list("az:-_ \t\x00\x7fé~"))
+
+
+def _spoiled(valid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A valid part with one character replaced: the edge of the grammar."""
+    return st.builds(
+        lambda text, at, odd: text[: at % len(text)] + odd + text[at % len(text) + 1 :],
+        valid,
+        st.integers(min_value=0),
+        _ODD,
+    )
+
+
+_USERS = st.from_regex(r"[\x21-\x39\x3b-\x7e]{1,128}", fullmatch=True)
+_SECRETS = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=32, max_size=32)
+_VALID_PARTS = {
+    "lead": st.sampled_from(["", " ", "\t", " \t "]),
+    "scheme": st.sampled_from(["cpanel", "whm", "CPANEL", "wHm", "cPanel"]),
+    "gap": st.sampled_from([" ", "   "]),
+    "user": _USERS,
+    "secret": _SECRETS,
+    "trail": st.sampled_from(["", "\r\n", " \t", "\n"]),
+}
+_EDGE_PARTS = {
+    "lead": _NEAR,
+    "scheme": st.sampled_from(
+        ["cpane", "cpanell", "bearer", "cpanel\t", "wh", "\uff57hm", "cpanel:"]
+    ),
+    "gap": st.sampled_from(["", "\t", " \t", "\r", "\x0b"]),
+    "user": st.one_of(_spoiled(_USERS), st.just("u" * 129), st.just(""), st.text(max_size=8)),
+    "secret": st.one_of(
+        _spoiled(_SECRETS),
+        st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=31, max_size=33),
+    ),
+    "trail": st.one_of(_NEAR, st.text(alphabet=" \t\r\n", min_size=900, max_size=1100)),
+}
+
+
+@pytest.mark.parametrize("edge", list(_EDGE_PARTS))
+@given(data=st.data())
+def test_the_one_match_fast_path_agrees_with_the_step_by_step_grammar(
+    edge: str, data: st.DataObject
+) -> None:
+    """Every part valid but one, which sits at the edge of the grammar."""
+    parts = {
+        name: data.draw(_EDGE_PARTS[name] if name == edge else valid, label=name)
+        for name, valid in _VALID_PARTS.items()
+    }
+    value = "{lead}{scheme}{gap}{user}:{secret}{trail}".format(**parts)
+    assert _outcome(parse_authorization, value) == _outcome(_parse_one, value)
+
+
+@given(st.text(max_size=200))
+def test_the_fast_path_agrees_with_the_grammar_on_any_text(value: str) -> None:
+    assert _outcome(parse_authorization, value) == _outcome(_parse_one, value)

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "SECRET_ALPHABET",
     "SECRET_LENGTH",
+    "SECRET_PATTERN",
     "Identity",
     "Realm",
     "TokenRecord",
@@ -31,7 +32,8 @@ SECRET_LENGTH = 32  # 32 * log2(36) ≈ 165 bits of entropy, cPanel's shape
 MAX_NAME_LENGTH = 50
 EXPIRING_WINDOW = 24 * 3600
 
-_SECRET_RE = re.compile(rf"[0-9A-Z]{{{SECRET_LENGTH}}}")
+SECRET_PATTERN = rf"[0-9A-Z]{{{SECRET_LENGTH}}}"
+_SECRET_RE = re.compile(SECRET_PATTERN)
 _NAME_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}")
 
 
