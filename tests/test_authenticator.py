@@ -203,6 +203,37 @@ def test_owner_standing_is_checked_on_every_request(
     assert auth.authenticate(request(token.header)).reason is FailureReason.OWNER_UNKNOWN
 
 
+def test_a_warm_token_reuses_its_grant_until_its_record_changes(
+    authenticator: Authenticator, factory: TokenFactory
+) -> None:
+    token = factory.mint("alice", "ci", acls=["edit-dns"])
+    first = authenticator.authenticate(request(token.header))
+    again = authenticator.authenticate(request(token.header))
+    assert again.identity is first.identity  # nothing rebuilt on the warm path
+    factory.service.update("alice", "ci", acls=["list-accts"])
+    changed = authenticator.authenticate(request(token.header))
+    assert changed.identity is not None
+    assert changed.identity.acls == {"list-accts"}
+    factory.service.update("alice", "ci", new_name="ci-2")
+    renamed = authenticator.authenticate(request(token.header))
+    assert renamed.identity is not None
+    assert renamed.identity.token_name == "ci-2"
+
+
+def test_a_reused_grant_never_covers_another_routes_acls(
+    store: MemoryStore, factory: TokenFactory, clock: FrozenClock
+) -> None:
+    rules = (Rule.require("/dns", "edit-dns"), Rule.require("/accounts", "kill-acct"))
+    settings = Settings(argon2=FAST_ARGON2, rules=rules)
+    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    token = factory.mint("alice", acls=["edit-dns"])
+    for _ in range(2):
+        assert auth.authenticate(request(token.header, path="/dns")).allowed
+        refused = auth.authenticate(request(token.header, path="/accounts"))
+        assert refused.reason is FailureReason.MISSING_ACL
+        assert auth.authenticate(request(token.header, path="/other")).allowed
+
+
 class BrokenStore(MemoryStore):
     def get(self, digest: str) -> TokenRecord | None:
         raise StoreError("down")

@@ -52,6 +52,7 @@ _NOT_THE_CALLERS_FAULT = frozenset(
     }
 )
 _SEEN_LIMIT = 10_000
+_GRANTED_LIMIT = 4096
 _live: weakref.WeakSet[Authenticator] = weakref.WeakSet()
 _text = functools.lru_cache(maxsize=8192)(str)  # an address's text, once per address
 
@@ -124,6 +125,10 @@ class Authenticator:
         )
         self.usage = UsageTracker(store, settings.last_used_interval, background=background_flush)
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
+        # id(record) -> the grant last made for that very record object (stores hand out
+        # the same object while it is unchanged), so a warm request builds no Identity.
+        # The entry holds the record, so its id cannot be reused while the entry lives.
+        self._granted: dict[int, tuple[TokenRecord, Owner, frozenset[str], Decision]] = {}
         self._lock = threading.Lock()
         _live.add(self)
 
@@ -189,6 +194,7 @@ class Authenticator:
             store, self.settings.last_used_interval, background=self.usage.background
         )
         self.verifications.forget()
+        self._granted.clear()
         with self._lock:
             self._seen.clear()
         return previous
@@ -271,12 +277,25 @@ class Authenticator:
 
     def _grant(self, attempt: _Attempt, record: TokenRecord) -> Decision:
         request, credentials = attempt.request, attempt.credentials
-        try:
-            identity = authorize(record, attempt.owner, attempt.required_acls)
-        except PermissionDeniedError as exc:
-            return self._refuse(
-                request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
-            )
+        granted = self._granted.get(id(record))
+        if (
+            granted is not None
+            and granted[0] is record
+            and granted[1] is attempt.owner
+            and granted[2] == attempt.required_acls
+        ):
+            decision = granted[3]
+        else:
+            try:
+                identity = authorize(record, attempt.owner, attempt.required_acls)
+            except PermissionDeniedError as exc:
+                return self._refuse(
+                    request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
+                )
+            decision = Decision(identity=identity)
+            if len(self._granted) >= _GRANTED_LIMIT:
+                self._granted.clear()
+            self._granted[id(record)] = (record, attempt.owner, attempt.required_acls, decision)
         ip = None if attempt.client is None else _text(attempt.client)
         self.usage.note(record.id, attempt.now, ip)
         if self.audit is not None:
@@ -290,7 +309,7 @@ class Authenticator:
                 )
             if self.audit_success:
                 self._emit("auth.success", request, credentials, token_name=record.name)
-        return Decision(identity=identity)
+        return decision
 
     def _first_sight(self, record: TokenRecord, ip: str) -> bool:
         """True the first time this process sees the token used from ``ip``, unless that
