@@ -78,6 +78,7 @@ class Decision:
 
 
 _PASS = Decision()
+_Cold = tuple[str, str, str, bool]  # digest, verifier, secret, is the token's current secret
 
 
 @dataclasses.dataclass(slots=True)
@@ -141,16 +142,14 @@ class Authenticator:
             return attempt
         try:
             record = self.store.get(attempt.digest)
-            refusal = self._screen(attempt, record)
-            if refusal is not None:
-                return refusal
-            assert record is not None  # screened
-            if self._needs_verification(attempt, record):
-                current = attempt.digest == record.digest
-                pair = self._secret_pair(attempt, record)
-                self.verifications.verify(attempt.digest, *pair, current=current)
+            step = self._read(attempt, record)
+            if isinstance(step, Decision):
+                return step
+            if step is not None:
+                self.verifications.verify(*step)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
+        assert record is not None  # read and screened
         return self._grant(attempt, record)
 
     async def authenticate_async(self, request: RequestInfo) -> Decision:
@@ -159,16 +158,14 @@ class Authenticator:
             return attempt
         try:
             record = await self.store.aget(attempt.digest)
-            refusal = self._screen(attempt, record)
-            if refusal is not None:
-                return refusal
-            assert record is not None  # screened
-            if self._needs_verification(attempt, record):
-                current = attempt.digest == record.digest
-                pair = self._secret_pair(attempt, record)
-                await self.verifications.averify(attempt.digest, *pair, current=current)
+            step = self._read(attempt, record)
+            if isinstance(step, Decision):
+                return step
+            if step is not None:
+                await self.verifications.averify(*step)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
             return self._failed(attempt, exc)
+        assert record is not None  # read and screened
         return self._grant(attempt, record)
 
     def close(self) -> None:
@@ -249,13 +246,21 @@ class Authenticator:
             return self._refuse(request, credentials, exc.reason, exc.detail, record.name)
         return None
 
+    def _read(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | _Cold | None:
+        """After the store read: a refusal, or what a cold verification needs, or ``None``
+        when this process already verified that verifier (the warm path)."""
+        refusal = self._screen(attempt, record)
+        if refusal is not None:
+            return refusal
+        assert record is not None  # screened
+        verifier, secret = self._secret_pair(attempt, record)
+        if self.verifications.verified(attempt.digest, verifier):
+            return None
+        return attempt.digest, verifier, secret, attempt.digest == record.digest
+
     def _replace_verifier(self, digest: str, old: str, new: str) -> bool:
         """The lazy argon2 upgrade's write, to whichever store serves now."""
         return self.store.replace_verifier(digest, old, new)
-
-    def _needs_verification(self, attempt: _Attempt, record: TokenRecord) -> bool:
-        verifier = self._secret_pair(attempt, record)[0]
-        return not self.verifications.verified(attempt.digest, verifier)
 
     @staticmethod
     def _secret_pair(attempt: _Attempt, record: TokenRecord) -> tuple[str, str]:

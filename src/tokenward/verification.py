@@ -75,15 +75,13 @@ class VerificationPool:
         with self._lock:
             self._verified.clear()
 
-    def verify(self, digest: str, verifier: str, secret: str, *, current: bool = True) -> None:
+    def verify(self, digest: str, verifier: str, secret: str, current: bool = True) -> None:
         """Blocking: for WSGI worker threads. Raises ``AuthenticationError`` on mismatch.
         ``current``: the verifier is the token's current one (a rotated-away secret's
         verifier is never upgraded: it expires with its grace period)."""
         self._raise_unless(self._submit(digest, verifier, secret, current).result())
 
-    async def averify(
-        self, digest: str, verifier: str, secret: str, *, current: bool = True
-    ) -> None:
+    async def averify(self, digest: str, verifier: str, secret: str, current: bool = True) -> None:
         """Awaits the pool, so the event loop keeps serving other requests meanwhile."""
         future = self._submit(digest, verifier, secret, current)
         self._raise_unless(await asyncio.wrap_future(future))
