@@ -228,23 +228,45 @@ class Authenticator:
             return self._refuse(request, credentials, FailureReason.UNKNOWN_TOKEN)
         attempt.now = self.clock()
         try:
-            if self.directory is not None:
-                owner = self.directory.owner(record.realm, record.user)
-                if owner is not None:
-                    attempt.owner = owner
-            else:
-                owner = UNRESTRICTED
-            check_standing(
+            attempt.owner = self.standing(
                 record,
                 user=credentials.user,
-                used_previous_secret=attempt.digest != record.digest,
-                owner=owner,
-                now=attempt.now,
+                digest=attempt.digest,
                 client=attempt.client,
+                now=attempt.now,
             )
         except AuthenticationError as exc:
             return self._refuse(request, credentials, exc.reason, exc.detail, record.name)
         return None
+
+    def standing(
+        self,
+        record: TokenRecord,
+        *,
+        user: str,
+        digest: str,
+        client: Address | None,
+        now: float,
+    ) -> Owner:
+        """The owner of ``record`` when the token, presented as ``user`` with the secret of
+        ``digest`` from ``client``, is in good standing (owner known and active, not expired,
+        address allowed); ``AuthenticationError`` otherwise. Requests and the web page's
+        sessions are judged by this one rule."""
+        owner = (
+            UNRESTRICTED
+            if self.directory is None
+            else self.directory.owner(record.realm, record.user)
+        )
+        check_standing(
+            record,
+            user=user,
+            used_previous_secret=digest != record.digest,
+            owner=owner,
+            now=now,
+            client=client,
+        )
+        assert owner is not None  # check_standing refuses an unknown owner
+        return owner
 
     def _read(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | _Cold | None:
         """After the store read: a refusal, or what a cold verification needs, or ``None``

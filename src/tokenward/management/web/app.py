@@ -21,7 +21,7 @@ from tokenward.authenticator import Authenticator
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import lookup_digest
 from tokenward.core.header import format_authorization
-from tokenward.core.policy import UNRESTRICTED, authorize, check_standing
+from tokenward.core.policy import authorize
 from tokenward.core.tokens import Identity, Realm
 from tokenward.errors import (
     AuthenticationError,
@@ -188,21 +188,14 @@ class TokenPageASGI:
         record = await auth.store.aget(session.digest)
         if record is None or record.id != session.token_id or record.realm is not session.realm:
             return None
-        owner = (
-            UNRESTRICTED
-            if auth.directory is None
-            else auth.directory.owner(record.realm, record.user)
-        )
         try:
-            check_standing(
+            owner = auth.standing(
                 record,
                 user=session.user,
-                used_previous_secret=record.digest != session.digest,
-                owner=owner,
-                now=auth.clock(),
+                digest=session.digest,
                 client=request.client,
+                now=auth.clock(),
             )
-            assert owner is not None  # check_standing refuses an unknown owner
             return authorize(record, owner, MANAGE_ACLS)
         except (AuthenticationError, PermissionDeniedError):
             return None
