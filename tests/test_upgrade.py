@@ -209,10 +209,9 @@ def test_tokens_minted_in_tests_are_not_upgraded_behind_the_tests_back(
     built_during.authenticator.close()
 
 
-def test_a_record_read_by_another_process_meanwhile_sees_only_a_whole_record(
+def test_an_upgrade_replaces_the_verifier_and_keeps_the_last_use(
     store: MemoryStore, clock: FrozenClock
 ) -> None:
-    """The swap replaces the verifier and nothing else: last use survives it."""
     token = mint(store, clock, WEAK)
     record: TokenRecord = token.created.record
     store.record_usage([Usage(record.id, int(clock()), "192.0.2.1")])
