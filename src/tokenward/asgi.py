@@ -15,13 +15,26 @@ from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
 from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
 
-__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope", "run_lifespan"]
+__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope", "route_path", "run_lifespan"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def route_path(scope: Scope) -> str:
+    """The path the application routes on: ``path`` below ``root_path`` (where the app is
+    mounted). ASGI's ``path`` includes ``root_path``; as Starlette and Django do, a path
+    that does not start with it is taken as already relative (older servers)."""
+    path: str = scope.get("path") or "/"
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        rest = path[len(root) :]
+        if not rest or rest[0] == "/":
+            return rest or "/"
+    return path
 
 
 def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
@@ -40,7 +53,7 @@ def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
     client = scope.get("client")
     return RequestInfo(
         method=scope.get("method", "GET"),
-        path=scope.get("path", "/") or "/",
+        path=route_path(scope),
         authorization=tuple(authorization),
         peer=None if not client else str(client[0]),
         forwarded=forwarded,

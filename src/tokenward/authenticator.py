@@ -198,9 +198,12 @@ class Authenticator:
 
     # -- the shared steps -----------------------------------------------------------------
 
-    def _begin(self, request: RequestInfo) -> Decision | _Attempt:
+    def _begin(self, request: RequestInfo) -> Decision | _Attempt:  # noqa: PLR0911 - in order
         settings = self.settings
-        access, required = settings.requirement(request.method, request.path)
+        requirement = settings.requirement(request.method, request.path)
+        if requirement is None:
+            return self._refuse(request, None, FailureReason.UNSAFE_PATH)
+        access, required = requirement
         if access == "public":
             return _PASS
         try:
@@ -363,6 +366,8 @@ class Authenticator:
     ) -> Decision:
         if reason is FailureReason.MISSING_ACL:
             response = self.responses.forbidden
+        elif reason is FailureReason.UNSAFE_PATH:
+            response = self.responses.bad_request
         elif reason in (FailureReason.STORE_UNAVAILABLE, FailureReason.OVERLOADED):
             response = self.responses.unavailable
         else:

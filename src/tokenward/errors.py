@@ -68,6 +68,7 @@ class FailureReason(enum.Enum):
     MISSING_ACL = "missing_acl"
     STORE_UNAVAILABLE = "store_unavailable"
     OVERLOADED = "overloaded"
+    UNSAFE_PATH = "unsafe_path"
 
 
 class AuthenticationError(TokenwardError):

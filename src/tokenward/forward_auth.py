@@ -3,17 +3,20 @@ ext_authz ask tokenward about a request it is about to proxy.
 
 The proxy sends the original request's headers; the original method and URI come from
 ``X-Original-Method``/``X-Original-URI`` (nginx) or ``X-Forwarded-Method``/``X-Forwarded-Uri``
-(Traefik), and are believed only from trusted proxies, as is the client address. The answer
-is 200 with the identity in ``X-Tokenward-*`` response headers (the proxy copies them to the
-upstream), or tokenward's own 401/403/503/429.
+(Traefik), and are believed only from trusted proxies, as are the client address and scheme
+(read by the same rule as everywhere: ``Settings.proxy_header``). The URI is taken as the
+backend will receive it, undecoded: its path is judged in every reading a backend might make
+(``tokenward.core.paths``), and a URI that is not origin-form is refused. The answer is 200
+with the identity in ``X-Tokenward-*`` response headers (the proxy copies them to the
+upstream), or tokenward's own 400/401/403/503/429.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
 from tokenward.asgi import Message, Receive, Scope, Send, request_from_scope
 from tokenward.authenticator import Authenticator, Decision
@@ -24,7 +27,13 @@ from tokenward.wsgi import request_from_environ
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["ForwardAuthASGI", "ForwardAuthWSGI", "forwarded_request", "identity_headers"]
+__all__ = [
+    "ForwardAuthASGI",
+    "ForwardAuthWSGI",
+    "forwarded_request",
+    "identity_headers",
+    "uri_path",
+]
 
 _METHOD_HEADERS = ("x-original-method", "x-forwarded-method")
 _URI_HEADERS = ("x-original-uri", "x-forwarded-uri")
@@ -40,20 +49,17 @@ def forwarded_request(
         return request
     method = next((headers[h] for h in _METHOD_HEADERS if h in headers), request.method)
     uri = next((headers[h] for h in _URI_HEADERS if h in headers), None)
-    path = request.path if uri is None else unquote(urlsplit(uri).path) or "/"
-    forwarded = request.forwarded
-    if forwarded is None and "x-real-ip" in headers:  # nginx's usual single-hop header
-        forwarded = headers["x-real-ip"]
-    proto = headers.get("x-forwarded-proto", request.forwarded_proto)
-    return RequestInfo(
-        method=method.upper(),
-        path=path,
-        authorization=request.authorization,
-        peer=request.peer,
-        forwarded=forwarded,
-        scheme=request.scheme,
-        forwarded_proto=proto,
+    return dataclasses.replace(
+        request, method=method.upper(), path=request.path if uri is None else uri_path(uri)
     )
+
+
+def uri_path(uri: str) -> str:
+    """The path of a request-target, exactly as sent: no decoding, no normalising (that is
+    ``core.paths``' job, in every reading). Not ``urlsplit``: it reads ``//a/b`` as host
+    ``a``. An absolute-form or asterisk target keeps its text and is refused as not
+    origin-form."""
+    return uri.partition("?")[0].partition("#")[0]
 
 
 def identity_headers(decision: Decision) -> list[tuple[str, str]]:

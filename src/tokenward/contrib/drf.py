@@ -64,6 +64,8 @@ class TokenwardAuthentication(BaseAuthentication):
             raise exceptions.APIException("service unavailable")
         if decision.reason is FailureReason.MISSING_ACL:
             raise exceptions.PermissionDenied()
+        if decision.reason is FailureReason.UNSAFE_PATH:
+            raise exceptions.ParseError("bad request path")
         if decision.response is not None or decision.identity is None:
             raise exceptions.AuthenticationFailed()
         return TokenUser(decision.identity), decision.identity

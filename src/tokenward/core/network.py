@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Sequence, Sized
 from typing import Literal
 
 from tokenward.errors import ValidationError
 
 __all__ = [
     "MAX_ALLOWED_IPS",
+    "PROXY_HEADERS",
     "Address",
     "AllowList",
     "Network",
@@ -25,7 +27,8 @@ MAX_ALLOWED_IPS = 100
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-ProxyHeader = Literal["x-forwarded-for", "forwarded"]
+ProxyHeader = Literal["x-forwarded-for", "x-real-ip", "forwarded"]
+PROXY_HEADERS: tuple[ProxyHeader, ...] = ("x-forwarded-for", "x-real-ip", "forwarded")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -78,14 +81,18 @@ def parse_allow_list(entries: Iterable[str]) -> tuple[str, ...]:
     """Validate and normalise a token's allow-list; the stored form is this tuple of strings.
 
     Addresses are kept as addresses (``10.0.0.1``), prefixes in compressed form, duplicates
-    dropped, order kept. At most 100 entries; an empty list means any address.
+    dropped, order kept. At most 100 entries as given (duplicates count): more are refused
+    before any is parsed, so an oversized list costs no parsing. An empty list means any
+    address.
     """
+    given = list(itertools.islice(entries, MAX_ALLOWED_IPS + 1))
+    if len(given) > MAX_ALLOWED_IPS:
+        count = str(len(entries)) if isinstance(entries, Sized) else "more"
+        raise ValidationError(f"at most {MAX_ALLOWED_IPS} IP allow-list entries, got {count}")
     seen: dict[str, None] = {}
-    for network in parse_networks(entries, what="IP allow-list entry"):
+    for network in parse_networks(given, what="IP allow-list entry"):
         single = network.prefixlen == network.max_prefixlen
         seen[str(network.network_address) if single else network.compressed] = None
-    if len(seen) > MAX_ALLOWED_IPS:
-        raise ValidationError(f"at most {MAX_ALLOWED_IPS} IP allow-list entries, got {len(seen)}")
     return tuple(seen)
 
 
@@ -117,9 +124,11 @@ def resolve_client_address(
 ) -> Address | None:
     """The client's address: the peer's, unless the peer is a trusted proxy.
 
-    Then the forwarding header is read from the right, skipping our own trusted proxies, and
-    the first hop we do not trust is the client: entries further left were written by that
-    client and prove nothing. A garbled hop yields ``None`` (unknown), never a guess.
+    Then the one configured forwarding header (``X-Forwarded-For``, ``X-Real-IP`` or
+    ``Forwarded``; any other is ignored) is read from the right, skipping our own trusted
+    proxies, and the first hop we do not trust is the client: entries further left were
+    written by that client and prove nothing. A garbled hop yields ``None`` (unknown),
+    never a guess.
     """
     address = parse_address(peer)
     if not trusted_proxies or address is None or not _trusted(address, trusted_proxies):

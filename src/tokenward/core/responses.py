@@ -24,6 +24,7 @@ class Response:
 
 
 _PHRASES = {
+    400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
     429: "Too Many Requests",
@@ -43,12 +44,13 @@ def _json(status: int, message: str, *extra: tuple[str, str]) -> Response:
 
 
 class Responses:
-    """The four refusals, made once per configuration."""
+    """The refusals, made once per configuration."""
 
     def __init__(self, realm_label: str = "tokenward", retry_after: int = 5) -> None:
         challenge = ", ".join(f'{scheme} realm="{realm_label}"' for scheme in ("cpanel", "whm"))
         self.unauthorized = _json(401, "unauthorized", ("www-authenticate", challenge))
         self.forbidden = _json(403, "forbidden")
+        self.bad_request = _json(400, "bad request")
         self.unavailable = _json(503, "service unavailable", ("retry-after", str(retry_after)))
 
     def too_many_requests(self, retry_after: int) -> Response:

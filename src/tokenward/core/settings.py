@@ -7,13 +7,15 @@ nothing is read from the environment or from settings on the request path.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from tokenward.core.acl import normalize_acls
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.network import (
+    PROXY_HEADERS,
     Address,
     Network,
     ProxyHeader,
@@ -21,14 +23,18 @@ from tokenward.core.network import (
     resolve_client_address,
     resolve_scheme,
 )
+from tokenward.core.paths import readings
 from tokenward.core.request import RequestInfo
 from tokenward.core.tokens import Realm
 from tokenward.errors import ConfigurationError, TokenwardError
 
-__all__ = ["Access", "Rule", "Settings", "normalize_path"]
+__all__ = ["Access", "Requirement", "Rule", "Settings"]
 
 Access = Literal["token", "optional", "public"]
+Requirement = tuple[Access, frozenset[str]]
 _ACCESS: tuple[Access, ...] = ("token", "optional", "public")
+_STRICTNESS: dict[Access, int] = {"public": 0, "optional": 1, "token": 2}
+_REQUIREMENT_CACHE = 4096
 _LABEL_RE = re.compile(r"[A-Za-z0-9 ._-]{1,64}")
 
 
@@ -80,23 +86,6 @@ class Rule:
         return path == self.prefix or path.startswith(base + "/") or not base
 
 
-def normalize_path(path: str) -> str:
-    """Collapse empty and dot segments the way a router or a proxy may later do."""
-    if "//" not in path and "/." not in path and path.startswith("/"):
-        return path
-    parts: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(segment)
-    trailing = "/" if path.endswith(("/", "/.", "/..")) and parts else ""
-    return "/" + "/".join(parts) + trailing
-
-
 def _methods(methods: Iterable[str] | None) -> frozenset[str] | None:
     return None if methods is None else frozenset(methods)
 
@@ -123,6 +112,9 @@ class Settings:
     max_failures: int = 0
     failure_window: float = 300.0
     proxy_networks: tuple[Network, ...] = dataclasses.field(init=False, repr=False)
+    _judged: Callable[[str, str], Requirement | None] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.default_access not in _ACCESS:
@@ -130,8 +122,8 @@ class Settings:
         if not self.realms:
             raise ConfigurationError("at least one realm must be accepted")
         object.__setattr__(self, "realms", frozenset(Realm.parse(r) for r in self.realms))
-        if self.proxy_header not in ("x-forwarded-for", "forwarded"):
-            raise ConfigurationError("proxy_header must be 'x-forwarded-for' or 'forwarded'")
+        if self.proxy_header not in PROXY_HEADERS:
+            raise ConfigurationError(f"proxy_header must be one of {', '.join(PROXY_HEADERS)}")
         try:
             networks = parse_networks(self.trusted_proxies, what="trusted proxy")
         except TokenwardError as exc:
@@ -149,6 +141,8 @@ class Settings:
             raise ConfigurationError("max_failures must be >= 0 (0: off), failure_window > 0")
         if self.retry_after < 1:
             raise ConfigurationError("retry_after must be at least one second")
+        judged = functools.lru_cache(maxsize=_REQUIREMENT_CACHE)(self._strictest)
+        object.__setattr__(self, "_judged", judged)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -178,28 +172,42 @@ class Settings:
             raise ConfigurationError(str(exc)) from None
 
     def rule_for(self, method: str, path: str) -> Rule | None:
-        """The most specific matching rule: the longest prefix, a method-bound one first."""
-        best: Rule | None = None
-        for rule in self.rules:
-            if rule.matches(method, path) and (
-                best is None
-                or len(rule.prefix) > len(best.prefix)
-                or (
-                    len(rule.prefix) == len(best.prefix)
-                    and best.methods is None
-                    and rule.methods is not None
-                )
-            ):
-                best = rule
-        return best
+        """The most specific rule matching this exact reading of a path: the longest
+        prefix, a method-bound one first."""
+        return _most_specific(self.rules, method, path)
 
-    def requirement(self, method: str, path: str) -> tuple[Access, frozenset[str]]:
-        """Access and ACLs for a request. The path is normalised first, so that
-        ``/health/../admin`` or ``//admin`` cannot borrow a public prefix's rule."""
-        rule = self.rule_for(method, normalize_path(path))
-        if rule is None:
-            return self.default_access, frozenset()
-        return rule.access, rule.acls
+    def requirement(self, method: str, path: str) -> Requirement | None:
+        """Access and ACLs for a request, or ``None`` when its path must be refused (400).
+
+        The path is the one the application routes on (below its mount point). Rules are
+        judged on every reading of it that a router, a proxy or a backend might make
+        (``tokenward.core.paths``) and the strictest wins: the most demanding access, and
+        every ACL any reading requires. So ``/health/../admin``, ``//admin``,
+        ``/health/..;/admin`` or ``/%2e%2e/admin`` never borrow a public prefix's rule.
+        """
+        return self._judged(method, path)
+
+    def _strictest(self, method: str, path: str) -> Requirement | None:
+        found = readings(path)
+        if found is None:
+            return None
+        methods = (method, "GET") if method == "HEAD" else (method,)  # HEAD runs GET views
+        folded = frozenset(reading.lower() for reading in found)
+        access: Access = "public"
+        acls: frozenset[str] = frozenset()
+        for verb in methods:
+            for rules, forms in ((self.rules, found), (_folded(self.rules), folded)):
+                for form in forms:
+                    rule = _most_specific(rules, verb, form)
+                    this, needed = (
+                        (self.default_access, frozenset())
+                        if rule is None
+                        else (rule.access, rule.acls)
+                    )
+                    if _STRICTNESS[this] > _STRICTNESS[access]:
+                        access = this
+                    acls |= needed
+        return (access if not acls else "token"), acls
 
     def client_address(self, request: RequestInfo) -> Address | None:
         """The client's address, forwarding headers believed only from trusted proxies."""
@@ -218,3 +226,25 @@ class Settings:
             trusted_proxies=self.proxy_networks,
             header=self.proxy_header,
         )
+
+
+def _most_specific(rules: tuple[Rule, ...], method: str, path: str) -> Rule | None:
+    best: Rule | None = None
+    for rule in rules:
+        if rule.matches(method, path) and (
+            best is None
+            or len(rule.prefix) > len(best.prefix)
+            or (
+                len(rule.prefix) == len(best.prefix)
+                and best.methods is None
+                and rule.methods is not None
+            )
+        ):
+            best = rule
+    return best
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules with case-folded prefixes, for a case-insensitive router's reading."""
+    return tuple(dataclasses.replace(rule, prefix=rule.prefix.lower()) for rule in rules)

@@ -50,6 +50,9 @@ FAILURE_HINTS: dict[FailureReason, str] = {
     FailureReason.MISSING_ACL: "the token is valid but lacks an ACL the route requires (403)",
     FailureReason.STORE_UNAVAILABLE: "the store could not answer (503)",
     FailureReason.OVERLOADED: "too many first-time verifications are queued (503)",
+    FailureReason.UNSAFE_PATH: (
+        "the path holds a control character or is not origin-form: refused whatever the token (400)"
+    ),
 }
 
 
