@@ -1,16 +1,40 @@
-"""Audit events: who tried what, when, and why it failed. Never the secret."""
+"""Audit events: who tried what, when, and why it failed. Never the secret.
+
+Values in log lines come from clients (paths, user names, methods), so every one is passed
+through ``printable``: a newline in a path must not start a forged log line.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 
 from tokenward.errors import FailureReason
 
-__all__ = ["AuditEvent", "AuditHook", "log_event"]
+__all__ = ["AuditEvent", "AuditHook", "log_event", "printable"]
 
 logger = logging.getLogger("tokenward.auth")
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the backslash
+# itself (so an escape in the output is always ours).
+_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(value: object) -> str:
+    """``value`` as text for one log line: control characters and ``\\`` escaped."""
+    text = str(value)
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    if char == "\\":
+        return "\\\\"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,16 +66,22 @@ def log_event(event: AuditEvent) -> None:
     if event.kind == "auth.failure":
         logger.info(
             "refused %s %s: %s (realm=%s user=%s token=%s ip=%s)%s",
-            event.method,
-            event.path,
+            printable(event.method),
+            printable(event.path),
             event.reason.value if event.reason else "?",
             event.realm,
-            event.user,
-            event.token_name,
+            printable(event.user),
+            printable(event.token_name),
             event.client_ip,
-            f" {event.detail}" if event.detail else "",
+            f" {printable(event.detail)}" if event.detail else "",
         )
-    else:
+    elif logger.isEnabledFor(logging.DEBUG):
         logger.debug(
-            "%s user=%s token=%s ip=%s", event.kind, event.user, event.token_name, event.client_ip
+            "%s user=%s token=%s ip=%s actor=%s%s",
+            event.kind,
+            printable(event.user),
+            printable(event.token_name),
+            event.client_ip,
+            printable(event.actor),
+            f" {printable(event.detail)}" if event.detail else "",
         )

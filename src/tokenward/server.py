@@ -6,17 +6,24 @@
 - the management API and the web page (``/tokens``), when they are mounted (``extra_routes``).
 
 Pure ASGI: nothing here needs a framework, so ``tokenward serve`` only adds uvicorn.
+
+The server writes its own access log (``tokenward.access``): the query string is left out,
+since cPanel clients may put a token in it (``api_token_get_details?token=``), and every
+value is escaped. ``tokenward serve`` turns the server's own access log off.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Mapping
 
-from tokenward.asgi import ASGIApp, Receive, Scope, Send, run_lifespan
+from tokenward.asgi import ASGIApp, Message, Receive, Scope, Send, run_lifespan
+from tokenward.audit import printable
 from tokenward.authenticator import Authenticator
 from tokenward.core.crypto import Argon2Profile
+from tokenward.core.network import ProxyHeader
 from tokenward.core.settings import Rule, Settings
 from tokenward.errors import StoreError
 from tokenward.forward_auth import ForwardAuthASGI
@@ -26,9 +33,10 @@ from tokenward.management.service import TokenService
 from tokenward.management.web import TokenPageASGI
 from tokenward.stores.base import TokenStore
 
-__all__ = ["LOOPBACK", "TokenwardServer", "build_server"]
+__all__ = ["LOOPBACK", "TokenwardServer", "build_server", "loggable_target"]
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+access_log = logging.getLogger("tokenward.access")
 
 
 def build_server(
@@ -36,12 +44,21 @@ def build_server(
     *,
     rules: tuple[Rule, ...] = (),
     trusted_proxies: tuple[str, ...] = LOOPBACK,
+    proxy_header: ProxyHeader = "x-real-ip",
     argon2: Argon2Profile | None = None,
 ) -> TokenwardServer:
     """Everything ``tokenward serve`` runs: forward auth (with ``rules`` for the proxied
     URIs), the cPanel-compatible management API at ``/execute`` and ``/json-api``, and the
-    token management web page at ``/tokens``."""
-    base = Settings(trusted_proxies=trusted_proxies, argon2=argon2 or Argon2Profile())
+    token management web page at ``/tokens``.
+
+    ``proxy_header`` defaults to ``X-Real-IP``, the one header nginx's ``auth_request``
+    block sets for certain: the client's own ``X-Forwarded-For`` reaches an auth
+    subrequest untouched unless the configuration overwrites it."""
+    base = Settings(
+        trusted_proxies=trusted_proxies,
+        proxy_header=proxy_header,
+        argon2=argon2 or Argon2Profile(),
+    )
     forward = Authenticator(store, dataclasses.replace(base, rules=rules))
     manager = Authenticator(store, management_settings(base))
     service = TokenService(store, argon2=base.argon2, audit=forward.audit)
@@ -66,6 +83,30 @@ class TokenwardServer:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self._route(scope, receive, send)
+            return
+        status = 0
+
+        async def noted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._route(scope, receive, noted)
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                '%s - "%s %s" %d',
+                printable(client[0] if client else "-"),
+                printable(scope.get("method", "")),
+                loggable_target(scope),
+                status,
+            )
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "/")
         if scope["type"] == "http" and path == "/health":
             await self._health(send)
@@ -115,3 +156,10 @@ async def _json(send: Send, status: int, payload: object) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def loggable_target(scope: Scope) -> str:
+    """The request-target for a log line: the path, and ``?…`` for a query string, whose
+    names and values may hold a secret (``?token=…``, or a bare ``?SECRET``)."""
+    target = printable(scope.get("path", "/"))
+    return target + "?…" if scope.get("query_string") else target

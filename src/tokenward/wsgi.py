@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenward.authenticator import Authenticator
@@ -13,16 +13,24 @@ from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["TokenwardWSGIMiddleware", "request_from_environ"]
+__all__ = ["TokenwardWSGIMiddleware", "forwarding_from_environ", "request_from_environ"]
+
+
+def forwarding_from_environ(
+    environ: Mapping[str, Any], settings: Settings
+) -> tuple[str | None, str | None]:
+    """The configured forwarding header and ``X-Forwarded-Proto``, only when proxies are
+    trusted (whether this peer is one is decided later, with the address)."""
+    if not settings.proxy_networks:
+        return None, None
+    key = "HTTP_" + settings.proxy_header.upper().replace("-", "_")
+    return environ.get(key), environ.get("HTTP_X_FORWARDED_PROTO")
 
 
 def request_from_environ(environ: WSGIEnvironment, settings: Settings) -> RequestInfo:
+    """``PATH_INFO`` is already the path below the mount point (``SCRIPT_NAME``)."""
     authorization = environ.get("HTTP_AUTHORIZATION")
-    forwarded = proto = None
-    if settings.proxy_networks:  # proxy headers are read only when proxies are trusted
-        key = "HTTP_FORWARDED" if settings.proxy_header == "forwarded" else "HTTP_X_FORWARDED_FOR"
-        forwarded = environ.get(key)
-        proto = environ.get("HTTP_X_FORWARDED_PROTO")
+    forwarded, proto = forwarding_from_environ(environ, settings)
     return RequestInfo(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=environ.get("PATH_INFO", "") or "/",

@@ -4,8 +4,11 @@ embedded store (design §5)."""
 from __future__ import annotations
 
 import argparse
+import copy
+from typing import Any
 
 from tokenward.commands.base import Command, Context, UsageError
+from tokenward.core.network import PROXY_HEADERS
 from tokenward.core.settings import Rule
 from tokenward.errors import ConfigurationError
 from tokenward.server import LOOPBACK, build_server
@@ -22,6 +25,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="CIDR",
         default=None,
         help="a proxy whose forwarding headers are believed (repeatable; default: loopback)",
+    )
+    parser.add_argument(
+        "--proxy-header",
+        choices=PROXY_HEADERS,
+        default="x-real-ip",
+        help="the one header a trusted proxy sets to the client address (default: x-real-ip, "
+        "as nginx's auth_request block does; x-forwarded-for for Traefik and Envoy)",
     )
     parser.add_argument(
         "--public",
@@ -59,7 +69,13 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     try:
         rules = rules_from(args)
         proxies = tuple(args.trusted_proxy) if args.trusted_proxy else LOOPBACK
-        app = build_server(ctx.store, rules=rules, trusted_proxies=proxies, argon2=ctx.argon2())
+        app = build_server(
+            ctx.store,
+            rules=rules,
+            trusted_proxies=proxies,
+            proxy_header=args.proxy_header,
+            argon2=ctx.argon2(),
+        )
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
     base = f"http://{args.host}:{args.port}"
@@ -67,8 +83,34 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         f"tokenward serving on {base} (store: {ctx.store!r})",
         f"manage tokens in a browser at {base}/tokens/",
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    uvicorn.run(app, **uvicorn_options(args.host, args.port))
     return 0
+
+
+def uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn. Its proxy-header handling is off: it would take a client
+    address from ``X-Forwarded-For`` sent by any local process, whatever ``--trusted-proxy``
+    says; tokenward reads forwarding headers itself, from trusted proxies only. Its access
+    log is off too (it prints query strings, where a token may be); tokenward's own
+    (``tokenward.access``) leaves them out, and refusal reasons (``tokenward.auth``) show."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["tokenward"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": log_config,
+        "lifespan": "on",
+        "proxy_headers": False,
+        "access_log": False,
+        "server_header": False,
+    }
 
 
 SERVE_COMMANDS: tuple[Command, ...] = (

@@ -28,6 +28,7 @@ from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Response as Refusal
 from tokenward.core.settings import Settings
 from tokenward.factory import IDENTITY_KEY, build_authenticator
+from tokenward.wsgi import forwarding_from_environ
 
 __all__ = ["TokenwardMiddleware", "get_authenticator", "requires", "settings_from_django"]
 
@@ -68,10 +69,7 @@ setting_changed.connect(_forget)
 
 def request_info(request: HttpRequest, settings: Settings) -> RequestInfo:
     meta = request.META
-    forwarded = proto = None
-    if settings.proxy_networks:
-        key = "HTTP_FORWARDED" if settings.proxy_header == "forwarded" else "HTTP_X_FORWARDED_FOR"
-        forwarded, proto = meta.get(key), meta.get("HTTP_X_FORWARDED_PROTO")
+    forwarded, proto = forwarding_from_environ(meta, settings)
     authorization = meta.get("HTTP_AUTHORIZATION")
     return RequestInfo(
         method=request.method or "GET",
