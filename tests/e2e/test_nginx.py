@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from tests.security.test_seams import CLIENT_HEADERS, spellings
 
 from tokenward import open_store
 from tokenward.testing import FrozenClock, MintedToken, TokenFactory
@@ -47,9 +49,9 @@ import sys, uvicorn
 from tokenward import Rule, Settings, build_authenticator
 from tokenward.server import TokenwardServer
 settings = Settings(rules=(Rule.public("/health"), Rule.require("/dns", "edit-dns")),
-                    trusted_proxies=("127.0.0.0/8",))
+                    trusted_proxies=("127.0.0.0/8",), proxy_header="x-real-ip")
 uvicorn.run(TokenwardServer(build_authenticator(None, settings)), fd=int(sys.argv[1]),
-            log_level="warning")
+            log_level="warning", proxy_headers=False)
 """
 
 
@@ -83,13 +85,18 @@ def nginx_config_from_docs(tmp: Path, listen: int, tokenward: int, backend: int)
     return path
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[int, MintedToken, MintedToken]]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, MintedToken]]]:
+    tmp_path = tmp_path_factory.mktemp("nginx")
     url = f"sqlite:///{tmp_path / 'tokens.db'}"
     store = open_store(url)
     factory = TokenFactory(store, FrozenClock(0))
-    dns = factory.mint("alice", "dns", acls=["edit-dns"])
-    plain = factory.mint("bob", "plain", acls=["list-accts"])
+    tokens = {
+        "dns": factory.mint("alice", "dns", acls=["edit-dns"]),
+        "plain": factory.mint("bob", "plain", acls=["list-accts"]),
+        "near": factory.mint("carol", "near", whitelist_ips=["127.0.0.1"]),
+        "far": factory.mint("carol", "far", whitelist_ips=["203.0.113.0/24"]),
+    }
     store.close()
     backend_sock, tokenward_sock = listening_socket(), listening_socket()
     env = {**os.environ, "TOKENWARD_STORE": url}
@@ -112,7 +119,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[int, MintedToken, MintedToken]]:
         nginx = subprocess.Popen([NGINX, "-c", str(config), "-g", "daemon off;"])
         processes.append(nginx)
         wait_for_port(listen, nginx)
-        yield listen, dns, plain
+        yield listen, tokens
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -136,9 +143,12 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("nginx did not start listening")
 
 
-def get(port: int, path: str, token: MintedToken | None = None) -> http.client.HTTPResponse:
+def get(
+    port: int, path: str, token: MintedToken | None = None, **headers: str
+) -> http.client.HTTPResponse:
+    """``path`` goes on the request line exactly as given (no client-side normalising)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", path, headers={} if token is None else token.headers)
+    connection.request("GET", path, headers={**headers, **({} if token is None else token.headers)})
     try:
         response = connection.getresponse()
         response.read()
@@ -148,9 +158,10 @@ def get(port: int, path: str, token: MintedToken | None = None) -> http.client.H
 
 
 def test_nginx_passes_the_identity_to_the_upstream(
-    stack: tuple[int, MintedToken, MintedToken],
+    stack: tuple[int, dict[str, MintedToken]],
 ) -> None:
-    port, dns, _ = stack
+    port, tokens = stack
+    dns = tokens["dns"]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("GET", "/dns/zones", headers=dns.headers)
@@ -165,12 +176,62 @@ def test_nginx_passes_the_identity_to_the_upstream(
 
 
 def test_nginx_refuses_with_tokenwards_answers(
-    stack: tuple[int, MintedToken, MintedToken],
+    stack: tuple[int, dict[str, MintedToken]],
 ) -> None:
-    port, _, plain = stack
+    port, tokens = stack
+    plain = tokens["plain"]
     missing = get(port, "/anything")
     assert missing.status == 401
     assert "cpanel" in (missing.getheader("WWW-Authenticate") or "")
     assert get(port, "/dns/zones", plain).status == 403
     assert get(port, "/other", plain).status == 200
     assert get(port, "/health").status == 200
+
+
+# -- generated attacks through the real proxy ---------------------------------------------
+# nginx answers 500 for any auth answer other than 2xx, 401 and 403; the documented block
+# turns that into 503, so tokenward's 400 for a path it refuses reaches the client as 503.
+REFUSED_WITHOUT_TOKEN = (400, 401, 503)
+REFUSED_WITHOUT_ACL = (400, 403, 503)
+ATTACKS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@ATTACKS
+@given(target=spellings())
+def test_nginx_never_proxies_a_spelling_of_a_protected_path_without_the_acl(
+    stack: tuple[int, dict[str, MintedToken]], target: str
+) -> None:
+    port, tokens = stack
+    assert get(port, target, tokens["plain"]).status in REFUSED_WITHOUT_ACL, target
+    assert get(port, target, tokens["dns"]).status not in (401, 403), target
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("//dns/zones", id="double-slash"),
+        pytest.param("/health/..%2fdns/zones", id="encoded-slash"),
+        pytest.param("/health/%2e%2e/dns/zones", id="encoded-dots"),
+        pytest.param("/health/..;/dns/zones", id="servlet"),
+        pytest.param("/DNS/zones", id="case"),
+    ],
+)
+def test_nginx_known_bypasses_are_refused(
+    stack: tuple[int, dict[str, MintedToken]], target: str
+) -> None:
+    port, tokens = stack
+    assert get(port, target, tokens["plain"]).status in REFUSED_WITHOUT_ACL
+
+
+@ATTACKS
+@given(client=CLIENT_HEADERS)
+def test_nothing_a_client_sends_through_nginx_moves_its_address(
+    stack: tuple[int, dict[str, MintedToken]], client: dict[str, str]
+) -> None:
+    port, tokens = stack
+    assert get(port, "/whoami", tokens["near"], **client).status == 200
+    assert get(port, "/whoami", tokens["far"], **client).status == 401
