@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from tokenward.asgi import route_path
 from tokenward.audit import printable
-from tokenward.core.paths import MAX_PATH_LENGTH, is_plain, readings, remove_dot_segments
+from tokenward.core.paths import (
+    MAX_PATH_LENGTH,
+    MAX_SEGMENTS,
+    is_plain,
+    readings,
+    remove_dot_segments,
+)
 from tokenward.core.settings import Rule, Settings
 from tokenward.forward_auth import uri_path
 
@@ -50,6 +56,14 @@ def test_a_path_is_also_read_as_a_backend_would_normalise_it(path: str, expected
 )
 def test_a_path_no_reading_can_make_safe_is_refused(path: str) -> None:
     assert readings(path) is None
+
+
+def test_the_work_of_reading_a_path_is_bounded_but_a_plain_path_is_not_limited() -> None:
+    many = "/a" * MAX_SEGMENTS
+    assert readings(many) == frozenset((many,))  # plain: one reading, any number of segments
+    assert readings(many + "/..") is None  # several readings: at most MAX_SEGMENTS segments
+    assert readings("/a%2f" * MAX_SEGMENTS) is None  # counted after decoding
+    assert readings("/a" * (MAX_SEGMENTS - 2) + "/..") is not None
 
 
 @given(st.lists(SEGMENT, max_size=6).map(lambda parts: "/" + "/".join(parts)))

@@ -12,8 +12,9 @@ are judged on each of these readings and the strictest answer wins:
 - case-insensitively (``/DNS`` is ``/dns`` to a case-insensitive router).
 
 A path that no reading can make sense of is refused (400): one that is not origin-form (does
-not start with ``/``), or one holding a control character in any reading (a router may cut
-it at a NUL, a log line may be forged with a newline).
+not start with ``/``), one holding a control character in any reading (a router may cut it
+at a NUL, a log line may be forged with a newline), and, to bound the work, one longer than
+8 KiB, or with more than 128 segments when it has several readings.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["MAX_PATH_LENGTH", "is_plain", "readings"]
+__all__ = ["MAX_PATH_LENGTH", "MAX_SEGMENTS", "is_plain", "readings", "remove_dot_segments"]
 
 MAX_PATH_LENGTH = 8192  # longer than any server's default request-line limit
+MAX_SEGMENTS = 128  # for a path that has several readings
 _DECODINGS = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PARAMS = re.compile(r";[^/]*")
@@ -50,22 +52,29 @@ def readings(path: str) -> frozenset[str] | None:
         if "%" not in decoded[-1]:
             break
         decoded.append(unquote(decoded[-1], encoding="latin-1"))
-    found: set[str] = set()
-    for form in decoded:
-        if _CONTROL.search(form):
-            return None
-        for variant in {form, form.replace("\\", "/")}:
-            for cut in {variant, _PARAMS.sub("", variant)}:
-                merged = _SLASHES.sub("/", cut)
-                found.update((cut, merged, remove_dot_segments(cut), remove_dot_segments(merged)))
+    if any(_CONTROL.search(form) for form in decoded):
+        return None
+    if decoded[-1].count("/") + decoded[-1].count("\\") > MAX_SEGMENTS:
+        return None  # to bound the work; a plain path (the usual kind) has no such limit
+    variants = {cut for form in decoded for cut in _cuts(form)}
+    variants |= {_SLASHES.sub("/", variant) for variant in variants}
+    found = variants | {remove_dot_segments(variant) for variant in variants}
     # A reading that lost its leading "/" (an absolute URL after decoding, say) is read as
     # rooted: a router would 404 or root it, and rooting can only add requirements.
     return frozenset(r if r.startswith("/") else "/" + r for r in found)
 
 
+def _cuts(form: str) -> set[str]:
+    """``form`` with ``\\`` as ``/``, with ``;parameters`` cut, with both, and as it is."""
+    slashed = form.replace("\\", "/")
+    return {form, slashed, _PARAMS.sub("", form), _PARAMS.sub("", slashed)}
+
+
 def remove_dot_segments(path: str) -> str:
     """RFC 3986 §5.2.4 for an absolute path: ``.`` and ``..`` segments resolved, nothing
     above the root, a trailing slash kept where a dot segment ended the path."""
+    if "/." not in path:
+        return path
     segments = path.split("/")
     output: list[str] = []
     for segment in segments[1:]:

@@ -51,6 +51,7 @@ class Rule:
     acls: frozenset[str] = frozenset()
     methods: frozenset[str] | None = None
     access: Access = "token"
+    _below: str = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.prefix.startswith("/"):
@@ -66,6 +67,7 @@ class Rule:
         object.__setattr__(self, "acls", acls)
         if self.methods is not None:
             object.__setattr__(self, "methods", frozenset(m.upper() for m in self.methods))
+        object.__setattr__(self, "_below", self.prefix.rstrip("/") + "/")
 
     @classmethod
     def public(cls, prefix: str, methods: Iterable[str] | None = None) -> Rule:
@@ -82,8 +84,7 @@ class Rule:
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method.upper() not in self.methods:
             return False
-        base = self.prefix.rstrip("/")
-        return path == self.prefix or path.startswith(base + "/") or not base
+        return path.startswith(self._below) or path == self.prefix or self._below == "/"
 
 
 def _methods(methods: Iterable[str] | None) -> frozenset[str] | None:
@@ -112,6 +113,7 @@ class Settings:
     max_failures: int = 0
     failure_window: float = 300.0
     proxy_networks: tuple[Network, ...] = dataclasses.field(init=False, repr=False)
+    _folded_rules: tuple[Rule, ...] = dataclasses.field(init=False, repr=False, compare=False)
     _judged: Callable[[str, str], Requirement | None] = dataclasses.field(
         init=False, repr=False, compare=False
     )
@@ -141,6 +143,10 @@ class Settings:
             raise ConfigurationError("max_failures must be >= 0 (0: off), failure_window > 0")
         if self.retry_after < 1:
             raise ConfigurationError("retry_after must be at least one second")
+        # For a case-insensitive router's reading: the rules with case-folded prefixes.
+        folded = tuple(dataclasses.replace(r, prefix=r.prefix.lower()) for r in self.rules)
+        same = all(r.prefix == f.prefix for r, f in zip(self.rules, folded, strict=True))
+        object.__setattr__(self, "_folded_rules", self.rules if same else folded)
         judged = functools.lru_cache(maxsize=_REQUIREMENT_CACHE)(self._strictest)
         object.__setattr__(self, "_judged", judged)
 
@@ -192,11 +198,17 @@ class Settings:
         if found is None:
             return None
         methods = (method, "GET") if method == "HEAD" else (method,)  # HEAD runs GET views
-        folded = frozenset(reading.lower() for reading in found)
+        lowered = {reading.lower() for reading in found}
+        folded = self._folded_rules
+        pairs: tuple[tuple[tuple[Rule, ...], frozenset[str]], ...]
+        if folded is self.rules:  # no prefix has a capital: one set of rules for all forms
+            pairs = ((self.rules, found | lowered),)
+        else:
+            pairs = ((self.rules, found), (folded, frozenset(lowered)))
         access: Access = "public"
         acls: frozenset[str] = frozenset()
         for verb in methods:
-            for rules, forms in ((self.rules, found), (_folded(self.rules), folded)):
+            for rules, forms in pairs:
                 for form in forms:
                     rule = _most_specific(rules, verb, form)
                     this, needed = (
@@ -242,9 +254,3 @@ def _most_specific(rules: tuple[Rule, ...], method: str, path: str) -> Rule | No
         ):
             best = rule
     return best
-
-
-@functools.lru_cache(maxsize=64)
-def _folded(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-    """The rules with case-folded prefixes, for a case-insensitive router's reading."""
-    return tuple(dataclasses.replace(rule, prefix=rule.prefix.lower()) for rule in rules)
