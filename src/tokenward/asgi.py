@@ -29,7 +29,7 @@ def route_path(scope: Scope) -> str:
     mounted). ASGI's ``path`` includes ``root_path``; as Starlette and Django do, a path
     that does not start with it is taken as already relative (older servers)."""
     path: str = scope.get("path") or "/"
-    root: str = scope.get("root_path") or ""
+    root: str = (scope.get("root_path") or "").rstrip("/")
     if root and path.startswith(root):
         rest = path[len(root) :]
         if not rest or rest[0] == "/":

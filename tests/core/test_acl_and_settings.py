@@ -62,7 +62,7 @@ def test_longest_matching_prefix_wins_and_segments_are_whole() -> None:
 
 def test_unmatched_paths_use_the_default_access() -> None:
     assert Settings().requirement("GET", "/anything") == ("token", frozenset())
-    assert Settings(default_access="public").requirement("GET", "/x")[0] == "public"
+    assert Settings(default_access="public").requirement("GET", "/x") == ("public", frozenset())
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_settings_from_mapping_builds_rules_and_refuses_unknown_keys() -> None:
             "argon2": {"time_cost": 1, "memory_cost": 8},
         }
     )
-    assert settings.requirement("GET", "/dns")[1] == {"edit-dns"}
+    assert settings.requirement("GET", "/dns") == ("token", frozenset({"edit-dns"}))
     assert settings.argon2.memory_cost == 8
     with pytest.raises(ConfigurationError, match="unknown tokenward setting"):
         Settings.from_mapping({"rulez": []})

@@ -68,21 +68,18 @@ class WebRequest:
     @classmethod
     def from_scope(cls, scope: Scope, settings: Settings) -> WebRequest:
         root = str(scope.get("root_path", "")).rstrip("/")
-        path = str(scope.get("path", "/")) or "/"
-        if root and (path == root or path.startswith(root + "/")):
-            path = path[len(root) :] or "/"  # servers that keep the mount point in "path"
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers", ()):
             name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
             headers[name] = (
                 f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
             )
-        info = request_from_scope(scope, settings)
+        info = request_from_scope(scope, settings)  # info.path: the path below root_path
         scheme = settings.client_scheme(info)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         return cls(
             method=str(scope.get("method", "GET")).upper(),
-            path=path,
+            path=info.path,
             root=root,
             query=query,
             headers=headers,
