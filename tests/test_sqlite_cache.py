@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tokenward import Realm, SQLiteStore
-from tokenward.testing import FrozenClock, TokenFactory
+from tokenward import Realm, SQLiteStore, StoreError
+from tokenward.stores.base import Usage
+from tokenward.testing import FrozenClock, MintedToken, TokenFactory
 
 
 @pytest.fixture
@@ -69,3 +74,127 @@ def test_uncached_store_reads_the_same_answers(path: Path, clock: FrozenClock) -
         Realm.CPANEL, "alice", token.created.record.name
     )
     assert store.get("0" * 32) is None
+
+
+# -- the file itself replaced or deleted underneath a running store ---------------------------
+
+
+def _revoked_backup(path: Path, token: MintedToken) -> Path:
+    """A backup taken through SQLite's backup API, in which the token was then revoked."""
+    backup = path.with_name("backup.db")
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(backup)) as target:
+        source.backup(target)
+    store = SQLiteStore(backup)
+    store.delete([token.created.record.id])
+    store.close()
+    return backup
+
+
+def _empty_the_log(path: Path) -> None:
+    """SQLite pairs a database with whatever -wal file lies beside its name, in a restarted
+    process just the same: pages the old file had not checkpointed would be replayed into the
+    new one. A swap can only mean what it says once the log is checkpointed and emptied."""
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
+def test_replaced_database_file_is_reread_on_the_next_request(
+    path: Path, clock: FrozenClock, cache: bool
+) -> None:
+    store = SQLiteStore(path, cache=cache)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    backup = _revoked_backup(path, token)
+    _empty_the_log(path)
+    assert store.get(digest) is not None
+    assert store.get(digest) is not None
+    before = path.stat()
+    # The same size and timestamp (cp -p, rsync -t): only the inode tells the files apart.
+    os.utime(backup, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(backup, path)  # mv backup.db tokens.db
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert store.get(digest) is None
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
+def test_database_file_overwritten_in_place_is_reread_on_the_next_request(
+    path: Path, clock: FrozenClock, cache: bool
+) -> None:
+    store = SQLiteStore(path, cache=cache)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    backup = _revoked_backup(path, token)
+    _empty_the_log(path)
+    assert store.get(digest) is not None
+    assert store.get(digest) is not None
+    before = path.stat()
+    with path.open("r+b") as file:  # cp backup.db tokens.db: same inode, same size, new bytes
+        file.write(backup.read_bytes())
+        file.truncate()
+    # cp stamps the file with the time of the copy; stamped here at the real clock's grain, as
+    # kernels without fine-grained timestamps could give both writes the same clock tick.
+    os.utime(path, ns=(time.time_ns(), time.time_ns()))
+    after = path.stat()
+    assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
+    assert store.get(digest) is None
+
+
+def test_restore_through_sqlites_backup_api_is_honoured_on_the_next_request(
+    path: Path, clock: FrozenClock
+) -> None:
+    """The supported way to restore a live database (sqlite3 tokens.db ".restore backup.db")."""
+    store = SQLiteStore(path)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    assert store.get(digest) is not None
+    backup = _revoked_backup(path, token)
+    with closing(sqlite3.connect(backup)) as source, closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    assert store.get(digest) is None
+
+
+def test_deleted_database_file_is_an_error_and_no_empty_store_replaces_it(
+    path: Path, clock: FrozenClock
+) -> None:
+    store = SQLiteStore(path)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    assert store.get(digest) is not None
+    path.unlink()
+    for _ in range(2):  # and no later call quietly starts afresh either
+        with pytest.raises(StoreError):
+            store.get(digest)
+        with pytest.raises(StoreError):
+            store.record_usage([Usage(token.created.record.id, 1, "192.0.2.1")])
+        assert not path.exists()
+
+
+def test_a_reconnect_never_creates_a_missing_database_file(
+    path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(path)
+    token = TokenFactory(store, clock).mint()
+    assert store.get(token.created.record.digest) is not None
+    path.unlink()
+    # The file vanishing between the check and the open: the open itself must refuse to create.
+    monkeypatch.setattr(store, "_stat", lambda local: (0, 0, 0, 0), raising=False)
+    with pytest.raises(StoreError):
+        store.get(token.created.record.digest)
+    assert not path.exists()
+
+
+def test_repeated_reads_of_an_unchanged_file_answer_from_the_cache_without_a_query(
+    path: Path, clock: FrozenClock
+) -> None:
+    store = SQLiteStore(path)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    assert store.get(digest) is not None
+    statements: list[str] = []
+    store._connection().set_trace_callback(statements.append)
+    for _ in range(3):
+        assert store.get(digest) is not None
+    # Each read asks data_version on the same connection (not a new one), and nothing else.
+    assert statements == ["PRAGMA data_version"] * 3

@@ -7,16 +7,25 @@ The request path can skip the SQL query entirely: each connection keeps the reco
 read, and asks ``PRAGMA data_version`` (a few microseconds, no table access) whether any
 other connection has committed since. If one has, the cache is dropped, so a revocation made
 by any process is honoured on the very next request.
+
+A file swapped underneath SQLite (``mv`` or ``cp`` of a backup) moves no ``data_version``:
+one ``os.stat`` per call catches it, and the thread reconnects with an empty cache, seeing
+what a restarted process would. A deleted file is a ``StoreError`` (a 503), never a new empty
+database. The file is created 0600; SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shlex
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.request import pathname2url
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
@@ -24,6 +33,8 @@ from tokenward.stores.base import TokenStore, Usage
 from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
 
 __all__ = ["SQLiteStore"]
+
+logger = logging.getLogger("tokenward.store")
 
 SCHEMA_VERSION = 1
 _COLUMNS = COLUMN_LIST
@@ -59,8 +70,22 @@ _GET = (
 class _Local(threading.local):
     connection: sqlite3.Connection | None = None
     pid: int = 0
+    identity: tuple[int, int, int, int] | None = None
     data_version: int = -1
     cache: dict[str, TokenRecord | None]
+
+
+def _create_private(path: str) -> None:
+    """Owner-only, before SQLite opens it (SQLite would follow the umask, 0644 usually, and
+    gives -wal and -shm the main file's mode). An existing file is warned about, not changed:
+    loosening is never right, and tightening might lock out a group the operator meant."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            hint = f"chmod 600 {shlex.quote(path)}"
+            logger.warning("%s holds token digests but is mode %03o; run: %s", path, mode, hint)
 
 
 class SQLiteStore(TokenStore):
@@ -71,12 +96,20 @@ class SQLiteStore(TokenStore):
         self._cache = cache
         self._timeout = busy_timeout
         self._local = _Local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: set[sqlite3.Connection] = set()
         self._lock = threading.Lock()
         if self.path == ":memory:" or not self.path:
             # Each thread has its own connection, so each would see its own empty database.
             raise ConfigurationError("SQLiteStore needs a file; use MemoryStore for memory")
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._file = os.path.abspath(self.path)
+        # Every open is mode=rw: only _create_private creates the file, so a database deleted
+        # or moved away later is an error (a 503), never a new empty store.
+        self._uri = f"file://{pathname2url(self._file)}?mode=rw"
+        try:
+            Path(self._file).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self._file)
+        except OSError as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be created") from exc
         with self._write() as db:
             for statement in _SCHEMA.split(";"):  # executescript would commit early
                 if statement.strip():
@@ -218,18 +251,43 @@ class SQLiteStore(TokenStore):
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
-        if local.connection is None or local.pid != os.getpid():
-            # A connection must never cross a fork: each worker process opens its own.
-            connection = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            local.connection, local.pid = connection, os.getpid()
-            local.data_version, local.cache = -1, {}
+        seen = self._stat(local)
+        if local.connection is not None and local.pid == os.getpid() and local.identity == seen:
+            return local.connection
+        # A new thread, a new process (a connection must never cross a fork), or a file that
+        # was swapped: the old connection would read the old inode and its page cache forever.
+        self._disconnect(local)
+        connection = sqlite3.connect(
+            self._uri, self._timeout, isolation_level=None, check_same_thread=False, uri=True
+        )
+        with self._lock:
+            self._connections.add(connection)
+        local.connection, local.pid, local.data_version = connection, os.getpid(), -1
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        # Turning WAL on, or closing the old connection (a checkpoint), may have just written the
+        # file. If the name moved to another file meanwhile, the next call must check again.
+        after = self._stat(local)
+        local.identity = after if after[:2] == seen[:2] else seen
+        return connection
+
+    def _stat(self, local: _Local) -> tuple[int, int, int, int]:
+        """Device and inode change when the file is renamed over or deleted; size and mtime when
+        it is overwritten in place. WAL commits write only the -wal file, so the warm path keeps
+        its identity; checkpoints write the main file and cost each thread one reconnect."""
+        try:
+            st = os.stat(self._file)
+        except OSError as exc:
+            self._disconnect(local)  # let go of the deleted inode too
+            raise StoreError(f"SQLite store {self.path!r} is gone or unreadable") from exc
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    def _disconnect(self, local: _Local) -> None:
+        connection, local.connection, local.identity, local.cache = local.connection, None, None, {}
+        if connection is not None and local.pid == os.getpid():  # never close a parent's
             with self._lock:
-                self._connections.append(connection)
-        return local.connection
+                self._connections.discard(connection)
+            connection.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
