@@ -3,11 +3,15 @@
 ``/execute/Tokens/<fn>`` takes a ``cpanel`` token, ``/json-api/<fn>`` a ``whm`` token; both
 need the ``manage-api-tokens`` ACL (``all`` includes it), and nothing a caller does can reach
 beyond its own rights (``TokenService`` enforces that with ``actor``). Parameters come from
-the query string, a form body or a JSON object body.
+the query string, a form body or a JSON object body, each bounded before it is parsed.
+
+The ASGI app runs each call's work (store I/O, argon2 hashing) in a worker thread, so a slow
+call never holds up the event loop's other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterable
@@ -15,7 +19,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from tokenward.asgi import Receive, Scope, Send, request_from_scope
+from tokenward.asgi import Receive, Scope, Send, request_from_scope, route_path
 from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.responses import Response
 from tokenward.core.settings import Rule, Settings
@@ -30,7 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MANAGEMENT_RULES", "ManagementASGI", "ManagementWSGI", "management_settings"]
 
-MAX_BODY = 1 << 20
+MAX_BODY = 64 << 10  # bytes; a full update (100 IPv6 prefixes, every ACL) needs under 10 KiB
+MAX_QUERY = MAX_BODY  # bytes of query string
+MAX_FIELDS = 1024  # parameter values in one request, query and body together
+MAX_VALUES = 256  # values of one parameter (an allow-list holds at most 100)
 ALLOWED_METHODS = ("GET", "POST")
 _NOT_ALLOWED_BODY = b'{"error": "method not allowed"}'
 NOT_ALLOWED = Response(
@@ -42,6 +49,7 @@ NOT_ALLOWED = Response(
     ),
     _NOT_ALLOWED_BODY,
 )
+_TOO_LARGE = 413, {"error": f"request body too large (at most {MAX_BODY} bytes)"}
 MANAGEMENT_RULES = (
     Rule.require("/execute", "manage-api-tokens"),
     Rule.require("/json-api", "manage-api-tokens"),
@@ -54,23 +62,62 @@ def management_settings(base: Settings | None = None) -> Settings:
 
 
 def parse_params(query: str, content_type: str, body: bytes) -> Params:
-    params: dict[str, list[str]] = parse_qs(query, keep_blank_values=True)
-    if not body:
-        return params
-    if content_type.startswith("application/json"):
+    """The request's parameters, refusing (``ValidationError``) more than ``MAX_FIELDS``
+    values in all or ``MAX_VALUES`` for one name; forms are counted before they are parsed."""
+    params = _form(query)
+    if body and content_type.startswith("application/json"):
         try:
             decoded = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationError("The request body is not valid JSON.") from None
         if not isinstance(decoded, dict):
             raise ValidationError("The JSON body must be an object.")
-        for key, value in decoded.items():
-            values = value if isinstance(value, list) else [value]
-            params.setdefault(str(key), []).extend("" if v is None else str(v) for v in values)
-    else:  # cPanel clients POST application/x-www-form-urlencoded
-        for key, values in parse_qs(body.decode("latin-1"), keep_blank_values=True).items():
+        lists = {str(k): v if isinstance(v, list) else [v] for k, v in decoded.items()}
+        _check_counts(lists.items())  # before turning any value into a string
+        for key, values in lists.items():
+            params.setdefault(key, []).extend("" if v is None else str(v) for v in values)
+    elif body:  # cPanel clients POST application/x-www-form-urlencoded
+        for key, values in _form(body.decode("latin-1")).items():
             params.setdefault(key, []).extend(values)
+    _check_counts(params.items())
     return params
+
+
+def _form(text: str) -> dict[str, list[str]]:
+    try:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # parse_qs counts the fields before parsing any
+        raise ValidationError(f"The request has more than {MAX_FIELDS} parameter values.") from None
+
+
+def _check_counts(items: Iterable[tuple[str, list[Any]]]) -> None:
+    total = 0
+    for name, values in items:
+        if len(values) > MAX_VALUES:
+            raise ValidationError(f"The parameter “{name}” has more than {MAX_VALUES} values.")
+        total += len(values) or 1
+    if total > MAX_FIELDS:
+        raise ValidationError(f"The request has more than {MAX_FIELDS} parameter values.")
+
+
+def respond(
+    service: TokenService,
+    decision: Decision,
+    *,
+    path: str,
+    query: str,
+    content_type: str,
+    body: bytes,
+    refusal: Response,
+) -> tuple[int, dict[str, Any]] | Response:
+    """Parse the (size-checked) request and dispatch it: the blocking part of a call."""
+    if len(query) > MAX_QUERY:
+        return 414, {"error": f"query string too long (at most {MAX_QUERY} bytes)"}
+    try:
+        params = parse_params(query, content_type, body)
+    except ValidationError as exc:
+        return 400, {"error": str(exc)}
+    return dispatch(service, decision, path, params, refusal)
 
 
 def dispatch(
@@ -137,24 +184,37 @@ class ManagementASGI:
         )
         if decision.response is not None:
             return decision.response
-        body = b""
+        headers = dict(scope.get("headers", ()))
+        if _declared_length(headers.get(b"content-length", b"")) > MAX_BODY:
+            return _TOO_LARGE
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY:
-                return 413, {"error": "request body too large"}
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return _TOO_LARGE
+            chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        headers = dict(scope.get("headers", ()))
-        content_type = headers.get(b"content-type", b"").decode("latin-1")
-        try:
-            params = parse_params(
-                scope.get("query_string", b"").decode("latin-1"), content_type, body
-            )
-        except ValidationError as exc:
-            return 400, {"error": str(exc)}
-        refusal = self.authenticator.responses.unauthorized
-        return dispatch(self.service, decision, scope["path"], params, refusal)
+        return await asyncio.to_thread(
+            respond,
+            self.service,
+            decision,
+            path=route_path(scope),  # below root_path: the API works under any mount point
+            query=scope.get("query_string", b"").decode("latin-1"),
+            content_type=headers.get(b"content-type", b"").decode("latin-1"),
+            body=b"".join(chunks),
+            refusal=self.authenticator.responses.unauthorized,
+        )
+
+
+def _declared_length(value: bytes) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0  # the body read below is bounded anyway
 
 
 class ManagementWSGI:
@@ -180,13 +240,16 @@ class ManagementWSGI:
         except ValueError:
             length = 0
         if length > MAX_BODY:
-            return 413, {"error": "request body too large"}
+            return _TOO_LARGE
+        if length < 0:  # read(-1) would read everything the client sends
+            return 400, {"error": "invalid Content-Length"}
         body = environ["wsgi.input"].read(length) if length else b""
-        try:
-            params = parse_params(
-                environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body
-            )
-        except ValidationError as exc:
-            return 400, {"error": str(exc)}
-        refusal = self.authenticator.responses.unauthorized
-        return dispatch(self.service, decision, environ.get("PATH_INFO", "/"), params, refusal)
+        return respond(
+            self.service,
+            decision,
+            path=environ.get("PATH_INFO", "/"),
+            query=environ.get("QUERY_STRING", ""),
+            content_type=environ.get("CONTENT_TYPE", ""),
+            body=body,
+            refusal=self.authenticator.responses.unauthorized,
+        )
