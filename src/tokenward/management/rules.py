@@ -90,18 +90,24 @@ def check_owner_acls(owner: Owner | None, acls: frozenset[str], user: str) -> No
 class CallerLimits:
     """What a token managing its owner's tokens may hand out: no ACL it does not hold, no
     address outside its allow-list, no expiry after its own. Otherwise a narrow token with
-    ``manage-api-tokens`` could mint itself a broad one."""
+    ``manage-api-tokens`` could mint itself a broad one.
+
+    ``all`` is granted only by a caller whose own token carries ``all``: a token with ``all``
+    gains whatever its owner gains later, and would outgrow a caller with a fixed list."""
 
     label: str
     acls: frozenset[str]  # effective: already intersected with the owner's
     networks: tuple[Network, ...]  # empty: any address
     expires_at: int | None
+    holds_all: bool = False  # the caller's own token carries ``all`` (and grows with its owner)
 
     def check_acls(self, acls: frozenset[str], owner: Owner) -> None:
         granted = effective_acls(acls, owner.acls)
         if ALL in self.acls:
             return
         beyond = sorted(granted - self.acls)
+        if ALL in acls and not self.holds_all:
+            beyond = [ALL, *beyond]
         if beyond:
             raise ValidationError(
                 f"the calling token ({self.label}) cannot grant ACL(s) it does not hold: "
@@ -138,6 +144,19 @@ class CallerLimits:
         self.check_ips(record.whitelist_ips)
         self.check_expiry(record.expires_at)
 
+    def check_may_edit(self, record: TokenRecord, owner: Owner) -> None:
+        """Changing a token's ACLs, allow-list or expiry needs the token, as it stands, to be
+        within the caller's limits: a narrow token may rename or revoke a broader one (as
+        cPanel lets it) but not rewrite its limits, which would be sabotage."""
+        try:
+            self.check_token(record, owner)
+        except ValidationError as exc:
+            raise ValidationError(
+                f"the calling token ({self.label}) may rename or revoke token {record.name!r} "
+                f"but not change its ACLs, allow-list or expiry, because that token reaches "
+                f"beyond the caller: {exc}"
+            ) from None
+
 
 def caller_limits(
     actor: Identity, record: TokenRecord | None, owner: Owner | None, label: str, now: float
@@ -150,8 +169,11 @@ def caller_limits(
         raise ValidationError(f"the calling token ({label}) has expired")
     if owner is None or not owner.active:
         raise ValidationError(f"the calling token's owner ({actor.user!r}) is not active")
-    held = effective_acls(effective_acls(record.acls, owner.acls), actor.acls)
-    return CallerLimits(label, held, parse_networks(record.whitelist_ips), record.expires_at)
+    everything = effective_acls(record.acls, owner.acls)
+    held = effective_acls(everything, actor.acls)
+    holds_all = ALL in record.acls and held == everything  # not narrowed by the identity
+    networks = parse_networks(record.whitelist_ips)
+    return CallerLimits(label, held, networks, record.expires_at, holds_all)
 
 
 def _inside(network: Network, container: Network) -> bool:

@@ -182,22 +182,23 @@ class TokenService:
         """Change what is given and keep the rest, like WHM's ``api_token_update``.
 
         ``expires_at=None`` means never, ``whitelist_ips=()`` any address. At least one
-        field must be given and differ from the token's current value.
+        field must be given and differ from the token's current value. An ``actor`` may
+        rename any of its owner's tokens, but change limits only of a token within its own.
         """
         realm = Realm.parse(realm)
         now = self.clock()
         caller = self._caller(actor, realm, user, now)
         record = self._require(realm, user, name)
-        given = [new_name is not None] + [
-            not isinstance(value, Keep) for value in (expires_at, acls, whitelist_ips)
-        ]
-        if not any(given):
+        limits = [not isinstance(value, Keep) for value in (expires_at, acls, whitelist_ips)]
+        if new_name is None and not any(limits):
             raise ValidationError(
                 "nothing to update: give a new name, ACLs, IP addresses or an expiry"
             )
         owner = self._owner(realm, user)
         if owner is None:
             raise ValidationError(f"unknown {realm.value} user {user!r}")
+        if caller is not None and any(limits):
+            caller.check_may_edit(record, owner)
         changes: dict[str, object] = {}
         if new_name is not None:
             changes["name"] = validate_name(new_name)
