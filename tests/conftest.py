@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ipaddress
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -37,3 +39,17 @@ def authenticator(
     auth = Authenticator(store, settings, clock=clock, background_flush=False)
     yield auth
     auth.close()
+
+
+@pytest.fixture
+def parsed_networks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every value ``ipaddress.ip_network`` is asked to parse, from now on."""
+    calls: list[str] = []
+    real: Callable[..., Any] = ipaddress.ip_network
+
+    def counting(address: Any, strict: bool = True) -> Any:
+        calls.append(str(address))
+        return real(address, strict)
+
+    monkeypatch.setattr(ipaddress, "ip_network", counting)
+    return calls

@@ -5,9 +5,8 @@ parsed), so no single request can make it parse tens of thousands of addresses."
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 from wsgiref.util import setup_testing_defaults
@@ -38,20 +37,6 @@ def api() -> Iterator[InProcessApi]:
 @pytest.fixture
 def root(api: InProcessApi) -> MintedToken:
     return api.mint("reseller", "root", realm="whm", acls=["all"])
-
-
-@pytest.fixture
-def parsed_networks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every value ``ipaddress.ip_network`` is asked to parse, from now on."""
-    calls: list[str] = []
-    real: Callable[..., Any] = ipaddress.ip_network
-
-    def counting(address: Any, strict: bool = True) -> Any:
-        calls.append(str(address))
-        return real(address, strict)
-
-    monkeypatch.setattr(ipaddress, "ip_network", counting)
-    return calls
 
 
 CREATE = "/json-api/api_token_create"

@@ -3,9 +3,7 @@ passes it (API, web page, CLI, library), so its length costs nothing."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import pytest
 
@@ -13,20 +11,6 @@ from tokenward import TokenService, ValidationError
 from tokenward.core.network import MAX_ALLOWED_IPS, parse_allow_list
 
 ATTACK = 62_000
-
-
-@pytest.fixture
-def parsed_networks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every value ``ipaddress.ip_network`` is asked to parse, from now on."""
-    calls: list[str] = []
-    real: Callable[..., Any] = ipaddress.ip_network
-
-    def counting(address: Any, strict: bool = True) -> Any:
-        calls.append(str(address))
-        return real(address, strict)
-
-    monkeypatch.setattr(ipaddress, "ip_network", counting)
-    return calls
 
 
 def addresses(count: int) -> list[str]:
