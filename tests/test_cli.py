@@ -291,8 +291,9 @@ def test_list_colours_expiring_yellow_and_expired_red_only_on_a_terminal(
     assert "\033[" not in run("list").out
 
 
-def test_list_of_nothing_says_so(run: Run) -> None:
-    assert run("list").out == "No tokens.\n"
+def test_list_of_nothing_says_so_and_names_the_store(run: Run, db: Path) -> None:
+    assert run("migrate").status == 0
+    assert run("list").out == f"No tokens in SQLiteStore({str(db)!r}).\n"
     assert run("list", "--json").json == []
 
 
@@ -482,22 +483,25 @@ def test_the_store_comes_from_the_flag_then_the_environment_then_the_working_dir
     assert names == {"tokens.db": ["in-flag"], "env.db": ["in-env"], "tokenward.db": ["in-cwd"]}
 
 
-def test_migrate_runs_the_stores_migration_or_says_none_is_needed(
-    run: Run, monkeypatch: pytest.MonkeyPatch
+def test_migrate_asks_the_store_and_says_what_it_did(
+    run: Run, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run("migrate").out == "SQLiteStore needs no migration: it creates its schema on open.\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): created schema version 1\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): schema version 1 is up to date\n"
     migrated: list[bool] = []
 
     class NetworkStore(SQLiteStore):
-        def migrate(self) -> None:
+        def migrate(self) -> str:
             migrated.append(True)
+            return "created key layout version 3"
 
     monkeypatch.setattr(
-        "tokenward.commands.base.open_store", lambda url: NetworkStore(url.split("///")[1])
+        "tokenward.commands.base.open_store",
+        lambda url, create: NetworkStore(url.split("///")[1], create=create),
     )
     result = run("migrate")
     assert (result.status, migrated) == (0, [True])
-    assert result.out == "NetworkStore: the schema is up to date.\n"
+    assert result.out == f"SQLiteStore({str(db)!r}): created key layout version 3\n"
 
 
 def test_help_exits_zero(run: Run) -> None:
@@ -509,6 +513,7 @@ def test_help_exits_zero(run: Run) -> None:
 def test_python_dash_m_runs_the_same_command_line(
     db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    SQLiteStore(db).close()
     monkeypatch.setattr(sys, "argv", ["tokenward", "list", "--json", "--store", f"sqlite:///{db}"])
     with pytest.raises(SystemExit) as exited:  # the file itself: pytest's import hook owns ours
         runpy.run_path(str(Path(tokenward.__file__).parent / "__main__.py"), run_name="__main__")

@@ -95,7 +95,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         require_service("Redis", REDIS_URL, redis_reachable())
         url = f"{REDIS_URL}?tokenward_prefix={tag}:"
     store = open_store(url)
-    store.migrate()  # type: ignore[attr-defined]
+    store.migrate()
     yield url
     if request.param == "postgres":
         with store._cursor() as cur:  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from tests.stores.conftest import (
     redis_reachable,
     require_service,
 )
-from tokenward import MemoryStore, SQLiteStore, TokenStore
+from tokenward import MemoryStore, SQLiteStore, StoreError, TokenStore
 from tokenward.testing.conformance import StoreConformance
 
 
@@ -45,6 +45,20 @@ class TestStoreWithoutCompareAndSet(StoreConformance):
 
     def raw_dump(self, store: TokenStore) -> str:
         return repr(vars(store))
+
+
+def test_a_store_that_does_not_implement_migrate_refuses_it_loudly() -> None:
+    """Migrating nothing and saying "done" is what the protocol's default must never do."""
+
+    class Legacy(MemoryStore):
+        migrate = TokenStore.migrate
+
+    with pytest.raises(StoreError, match=r"Legacy does not implement migrate\(\)"):
+        Legacy().migrate()
+
+
+def test_the_memory_store_says_it_has_nothing_to_migrate() -> None:
+    assert MemoryStore().migrate() == "nothing to do: a memory store has no schema"
 
 
 class TestSQLiteStore(StoreConformance):

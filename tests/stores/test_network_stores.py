@@ -72,6 +72,33 @@ def test_redis_url_prefix_and_migrate() -> None:
     store.drop()  # type: ignore[attr-defined]
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("kind", "what"), [("postgres", "schema"), ("redis", "key layout")], ids=["postgres", "redis"]
+)
+def test_migrate_says_it_created_the_schema_then_that_it_is_up_to_date(
+    kind: str, what: str
+) -> None:
+    tag = f"tw_report_{uuid.uuid4().hex[:8]}"
+    if kind == "postgres":
+        require_service("PostgreSQL", POSTGRES_URL, postgres_reachable())
+        store = open_store(f"{POSTGRES_URL}?tokenward_schema={tag}")
+    else:
+        require_service("Redis", REDIS_URL, redis_reachable())
+        store = open_store(f"{REDIS_URL}?tokenward_prefix={tag}:")
+    try:
+        assert store.migrate() == f"created {what} version 1"
+        assert store.migrate() == f"{what} version 1 is up to date"
+    finally:
+        if kind == "postgres":
+            with store._cursor() as cur:  # type: ignore[attr-defined]
+                cur.execute(f'DROP SCHEMA IF EXISTS "{tag}" CASCADE')
+        else:
+            store.drop()  # type: ignore[attr-defined]
+        store.close()
+
+
 def test_store_reprs_never_show_a_password() -> None:
     assert "s3cret" not in repr(open_store("postgresql://u:s3cret@127.0.0.1:1/db"))
     assert "s3cret" not in repr(open_store("redis://:s3cret@127.0.0.1:1/0"))

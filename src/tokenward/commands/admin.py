@@ -1,12 +1,12 @@
 """Commands about the deployment rather than one token: ``check`` (why is this header
-refused?) and ``migrate`` (prepare a network store's schema)."""
+refused?) and ``migrate`` (create or upgrade the store's schema)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tokenward.commands.base import Command, Context, UsageError, realm_option
+from tokenward.commands.base import Command, Context, UsageError, creates_store, realm_option
 from tokenward.management.diagnose import check_header
 
 __all__ = ["ADMIN_COMMANDS"]
@@ -50,21 +50,18 @@ def _check(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _configure_migrate(parser: argparse.ArgumentParser) -> None:
-    """Only the common options."""
+    """Only the common options; a SQLite file that does not exist yet is created."""
+    creates_store(parser)
 
 
 def _migrate(args: argparse.Namespace, ctx: Context) -> int:
-    store = ctx.store
-    migrate = getattr(store, "migrate", None)
-    if not callable(migrate):
-        ctx.say(f"{type(store).__name__} needs no migration: it creates its schema on open.")
-        return 0
-    migrate()
-    ctx.say(f"{type(store).__name__}: the schema is up to date.")
+    """Every store migrates (``TokenStore.migrate``) and says what it did, or that there
+    was nothing to do."""
+    ctx.say(f"{ctx.store!r}: {ctx.store.migrate()}")
     return 0
 
 
 ADMIN_COMMANDS: tuple[Command, ...] = (
     Command("check", "say why a header is accepted or refused", _configure_check, _check),
-    Command("migrate", "create or upgrade a network store's schema", _configure_migrate, _migrate),
+    Command("migrate", "create or upgrade the store's schema", _configure_migrate, _migrate),
 )

@@ -32,6 +32,7 @@ __all__ = [
     "UsageError",
     "access_options",
     "common_options",
+    "creates_store",
     "expiry",
     "expiry_options",
     "realm_option",
@@ -53,7 +54,8 @@ class UsageError(Exception):
 
 class Context:
     """What a handler needs. The store is opened on first use, so a command refused for its
-    arguments never touches (or creates) a store."""
+    arguments never touches a store; and only a command configured with ``creates_store``
+    may create one: for any other, a missing store is an error, never a new empty one."""
 
     def __init__(self, args: argparse.Namespace, clock: Clock) -> None:
         self.args = args
@@ -63,7 +65,8 @@ class Context:
     @property
     def store(self) -> TokenStore:
         if self._store is None:
-            self._store = open_store(store_url_from_env(getattr(self.args, "store", None)))
+            url = store_url_from_env(getattr(self.args, "store", None))
+            self._store = open_store(url, create=getattr(self.args, "creates_store", False))
         return self._store
 
     def argon2(self) -> Argon2Profile:
@@ -158,6 +161,13 @@ def common_options(parser: argparse.ArgumentParser, *, top: bool = False) -> Non
     parser.add_argument(
         "--argon2", choices=sorted(ARGON2_PROFILES), default=default, help=argparse.SUPPRESS
     )
+
+
+def creates_store(parser: argparse.ArgumentParser) -> None:
+    """The command may create the store when there is none yet: only those that write one
+    (create, migrate, serve). Any other finds a missing store an error: a mistyped path must
+    not "list no tokens" or "revoke nothing" while the real store is left as it was."""
+    parser.set_defaults(creates_store=True)
 
 
 def realm_option(parser: argparse.ArgumentParser, *, extra: Sequence[str] = ()) -> None:

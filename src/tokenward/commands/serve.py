@@ -7,7 +7,7 @@ import argparse
 import copy
 from typing import Any
 
-from tokenward.commands.base import Command, Context, UsageError
+from tokenward.commands.base import Command, Context, UsageError, creates_store
 from tokenward.core.network import PROXY_HEADERS
 from tokenward.core.settings import Rule
 from tokenward.errors import ConfigurationError
@@ -17,6 +17,7 @@ __all__ = ["SERVE_COMMANDS"]
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    creates_store(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=2083, help="port (default: 2083)")
     parser.add_argument(

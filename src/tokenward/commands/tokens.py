@@ -9,6 +9,7 @@ from tokenward.commands.base import (
     Command,
     Context,
     access_options,
+    creates_store,
     duration,
     expiry,
     expiry_options,
@@ -30,6 +31,7 @@ def _json_flag(parser: argparse.ArgumentParser, what: str = "one JSON object") -
 
 
 def _configure_create(parser: argparse.ArgumentParser) -> None:
+    creates_store(parser)
     token_options(parser)
     access_options(parser, any_ip=False)
     expiry_options(parser, never=False)
@@ -64,7 +66,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         ctx.json([view.to_json() for view in views])
         return 0
     if not views:
-        ctx.say("No tokens.")
+        ctx.say(f"No tokens in {ctx.store!r}.")  # which store: a wrong one is a common mistake
         return 0
     header, *lines = table(token_rows(views))
     colour = ctx.colour()

@@ -1,10 +1,10 @@
 """The store protocol every backend implements, and the shapes it exchanges.
 
-Every method but one is abstract: a store that forgets one cannot be instantiated, rather
-than quietly pretending to revoke. The optional one, ``replace_verifier``, defaults to
-replacing nothing, which is safe (no upgrade) and honest (it returns ``False``). Drivers'
-own exceptions never escape a store; they become ``StoreError`` raised ``from`` the
-original.
+Every method but two is abstract: a store that forgets one cannot be instantiated, rather
+than quietly pretending to revoke. The optional ones default to something safe and honest:
+``replace_verifier`` replaces nothing (no upgrade; it returns ``False``), and ``migrate``
+refuses with a ``StoreError`` (it never reports a schema it did not make). Drivers' own
+exceptions never escape a store; they become ``StoreError`` raised ``from`` the original.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.errors import StoreError
 
 __all__ = ["TokenStore", "Usage"]
 
@@ -89,5 +90,24 @@ class TokenStore(abc.ABC):
         """Batch of last-used updates. Only ever moves ``last_used_at`` forward, so that
         workers flushing in any order converge on the latest use."""
 
+    def migrate(self) -> str:
+        """Create the store's schema (tables, key layout), or upgrade it to the version this
+        code uses; ``tokenward migrate`` and Django's ``migrate`` call it.
+
+        Idempotent: run again, or from several hosts at once, it changes nothing and loses
+        no token. A schema newer than this code is a ``StoreError``. Returns one line for the
+        operator saying what was done, such as ``"created schema version 1"``, ``"schema
+        version 1 is up to date"`` or ``"nothing to do: …"``.
+
+        The default refuses: a store that does not say how it makes its schema must not be
+        reported as migrated. The conformance suite calls it, so a store that keeps this
+        default fails the suite.
+        """
+        raise StoreError(
+            f"{type(self).__name__} does not implement migrate(): it cannot create or "
+            "upgrade its schema"
+        )
+
     @abc.abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections and files. Called once, when the owner is done with it."""

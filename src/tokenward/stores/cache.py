@@ -131,6 +131,13 @@ class CachedStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         self.inner.record_usage(usages)
 
+    def migrate(self) -> str:
+        """The inner store's schema is the one to migrate; what was cached may predate it."""
+        try:
+            return self.inner.migrate()
+        finally:
+            self.invalidate()
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

@@ -104,6 +104,10 @@ class MemoryStore(TokenStore):
                         last_used_at=usage.at, last_used_ip=usage.ip
                     )
 
+    def migrate(self) -> str:
+        """A dict has no schema: there is never anything to create or upgrade."""
+        return "nothing to do: a memory store has no schema"
+
     def close(self) -> None:
         """Nothing to release; the records stay readable."""
 

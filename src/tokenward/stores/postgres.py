@@ -28,6 +28,7 @@ from tokenward.errors import (
 )
 from tokenward.stores.base import TokenStore, Usage
 from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
+from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
@@ -73,21 +74,20 @@ class PostgresStore(TokenStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStore:
-        """``postgresql://user@host/db?tokenward_schema=name``: other parameters go to libpq."""
-        schema = "public"
-        match = re.search(r"[?&]tokenward_schema=([^&]+)", url)
-        if match:
-            schema = match.group(1)
-            url = re.sub(r"([?&])tokenward_schema=[^&]+&?", r"\1", url).rstrip("?&")
-        return cls(url, schema=schema, **options)
+        """``postgresql://user@host/db?tokenward_schema=name``: every other parameter goes to
+        libpq as written (``tokenward.stores.url.split_store_url``)."""
+        parts = split_store_url(url, ("tokenward_schema",))
+        if parts.schema is not None:
+            options.setdefault("schema", parts.schema)
+        return cls(parts.driver_url, **options)
 
     def __repr__(self) -> str:
-        host = re.sub(r"//[^@/]*@", "//", self._conninfo)  # never a password in a repr
+        host = redact_url(re.sub(r"//[^@/]*@", "//", self._conninfo))  # never a password
         return f"PostgresStore({host!r}, schema={self.schema!r})"
 
     # -- schema ---------------------------------------------------------------------------
 
-    def migrate(self) -> None:
+    def migrate(self) -> str:
         """Create or upgrade the schema; safe to run again and from several hosts at once."""
         with self._cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(hashtext('tokenward migrate'))")
@@ -121,8 +121,17 @@ class PostgresStore(TokenStore):
                     "ON CONFLICT (key) DO NOTHING",
                     (str(SCHEMA_VERSION),),
                 )
+                created = cur.rowcount == 1
+                cur.execute(f"SELECT value FROM {self._meta} WHERE key = 'schema_version'")  # noqa: S608
+                row = cur.fetchone()
             finally:
                 cur.execute("SELECT pg_advisory_unlock(hashtext('tokenward migrate'))")
+        found = None if row is None else str(row[0])
+        if found != str(SCHEMA_VERSION):
+            raise StoreError(f"{self!r}: schema version {found} is not {SCHEMA_VERSION}")
+        if created:
+            return f"created schema version {SCHEMA_VERSION}"
+        return f"schema version {SCHEMA_VERSION} is up to date"
 
     def drop(self) -> None:
         """Remove tokenward's tables (tests and uninstalls)."""

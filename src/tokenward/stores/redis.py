@@ -25,6 +25,7 @@ from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
 from tokenward.stores import redis_scripts as scripts
 from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
@@ -60,25 +61,29 @@ class RedisStore(TokenStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
-        """``redis://host:port/db?tokenward_prefix=myapp:`` (the prefix is optional)."""
-        if "tokenward_prefix=" in url:
-            base, _, query = url.partition("?")
-            params = dict(pair.split("=", 1) for pair in query.split("&") if "=" in pair)
-            options.setdefault("prefix", params.pop("tokenward_prefix"))
-            url = base + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
-        return cls(url, **options)
+        """``redis://host:port/db?tokenward_prefix=myapp:`` (the prefix is optional): every
+        other parameter goes to redis-py as written (``tokenward.stores.url``)."""
+        parts = split_store_url(url, ("tokenward_prefix",))
+        if parts.prefix is not None:
+            options.setdefault("prefix", parts.prefix)
+        return cls(parts.driver_url, **options)
 
     def __repr__(self) -> str:
-        safe = self.url.split("@")[-1]  # never a password in a repr
+        safe = redact_url(self.url.split("@")[-1])  # never a password in a repr
         return f"RedisStore({safe!r}, prefix={self.prefix!r})"
 
-    def migrate(self) -> None:
+    def migrate(self) -> str:
         """Record the key layout's version; refuse a layout newer than this code knows."""
         key = self.prefix + "schema_version"
         current = self._call(self._client.get, key)
         if current is not None and int(current) > SCHEMA_VERSION:
             raise StoreError(f"{self!r}: key layout {int(current)} is newer than this tokenward")
         self._call(self._client.set, key, str(SCHEMA_VERSION))
+        if current is None:
+            return f"created key layout version {SCHEMA_VERSION}"
+        if int(current) < SCHEMA_VERSION:
+            return f"upgraded key layout version {int(current)} to {SCHEMA_VERSION}"
+        return f"key layout version {SCHEMA_VERSION} is up to date"
 
     def drop(self) -> None:
         """Delete every key under the prefix (tests and uninstalls)."""

@@ -82,15 +82,28 @@ def _create_private(path: str) -> None:
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if mode & 0o077:
-            hint = f"chmod 600 {shlex.quote(path)}"
-            logger.warning("%s holds token digests but is mode %03o; run: %s", path, mode, hint)
+        _warn_if_shared(path)
+
+
+def _warn_if_shared(path: str) -> None:
+    """One warning for an existing file others may read; ``OSError`` if it is missing."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        hint = f"chmod 600 {shlex.quote(path)}"
+        logger.warning("%s holds token digests but is mode %03o; run: %s", path, mode, hint)
 
 
 class SQLiteStore(TokenStore):
+    """``create=False`` opens only an existing store: a missing file (or directory) is a
+    ``StoreError`` naming it, and nothing is created; read-only commands open it so."""
+
     def __init__(
-        self, path: str | os.PathLike[str], *, cache: bool = True, busy_timeout: float = 10.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cache: bool = True,
+        busy_timeout: float = 10.0,
+        create: bool = True,
     ) -> None:
         self.path = str(path)
         self._cache = cache
@@ -105,18 +118,58 @@ class SQLiteStore(TokenStore):
         # Every open is mode=rw: only _create_private creates the file, so a database deleted
         # or moved away later is an error (a 503), never a new empty store.
         self._uri = f"file://{pathname2url(self._file)}?mode=rw"
-        try:
-            Path(self._file).parent.mkdir(parents=True, exist_ok=True)
-            _create_private(self._file)
-        except OSError as exc:
-            raise StoreError(f"SQLite store {self.path!r} could not be created") from exc
+        self._unreported = False  # this open made the schema; migrate() has not said so yet
+        if create:
+            try:
+                Path(self._file).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self._file)
+            except OSError as exc:
+                raise StoreError(f"SQLite store {self.path!r} could not be created") from exc
+            self._unreported = self._make_schema()
+        else:
+            self._require_existing()
+        self._check_version()
+
+    def migrate(self) -> str:
+        """The schema is made when the store is opened (unless ``create=False``); this makes
+        it if missing and says whether it was made, once."""
+        created = self._make_schema() or self._unreported
+        self._unreported = False
+        self._check_version()
+        if created:
+            return f"created schema version {SCHEMA_VERSION}"
+        return f"schema version {SCHEMA_VERSION} is up to date"
+
+    def _make_schema(self) -> bool:
+        """Tables and version row where missing; True if this made them."""
         with self._write() as db:
             for statement in _SCHEMA.split(";"):  # executescript would commit early
                 if statement.strip():
                     db.execute(statement)
-            db.execute(
-                "INSERT OR IGNORE INTO tokenward_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
+            return bool(
+                db.execute(
+                    "INSERT OR IGNORE INTO tokenward_meta (key, value) "
+                    "VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                ).rowcount
+            )
+
+    def _require_existing(self) -> None:
+        try:
+            _warn_if_shared(self._file)
+        except (FileNotFoundError, NotADirectoryError):
+            raise StoreError(
+                f"no SQLite store at {self._file!r}; create one with `tokenward migrate` "
+                "or `tokenward create`"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be opened") from exc
+
+    def _check_version(self) -> None:
+        table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokenward_meta'"
+        if self._read_one(table, ()) is None:
+            raise StoreError(
+                f"SQLite store {self._file!r} has no tokenward schema; run `tokenward migrate`"
             )
         version = self._read_one("SELECT value FROM tokenward_meta WHERE key='schema_version'", ())
         if version is None or str(version[0]) != str(SCHEMA_VERSION):

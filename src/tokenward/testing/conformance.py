@@ -88,6 +88,22 @@ class StoreConformance:
         assert asyncio.run(both()) == (r, None)
         assert store.get(r.digest) == r
 
+    def test_migrate_is_idempotent_reports_one_line_and_keeps_the_tokens(
+        self, store: TokenStore
+    ) -> None:
+        r = record()
+        store.add(r)
+        first = store.migrate()
+        again = store.migrate()
+        assert store.migrate() == again  # once up to date, it says so the same way every time
+        for report in (first, again):
+            assert isinstance(report, str)
+            assert report.strip()
+            assert "\n" not in report
+        assert store.list() == [r]
+        assert store.get(r.digest) == r
+        store.add(record(name="after"))  # still writable
+
     def test_names_are_unique_per_user_and_realm(self, store: TokenStore) -> None:
         store.add(record())
         with pytest.raises(DuplicateTokenError):

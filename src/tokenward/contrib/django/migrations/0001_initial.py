@@ -13,10 +13,10 @@ def create_table(apps: Any, schema_editor: Any) -> None:
     from tokenward.stores.url import open_store
 
     store = open_store(store_url_for_database(schema_editor.connection.alias))
-    migrate = getattr(store, "migrate", None)
-    if callable(migrate):
-        migrate()  # PostgreSQL; SQLite creates its schema when opened
-    store.close()
+    try:
+        store.migrate()  # every store's own schema step (TokenStore.migrate)
+    finally:
+        store.close()
 
 
 class Migration(migrations.Migration):
