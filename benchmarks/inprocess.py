@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tokenward import Authenticator, RequestInfo, Settings, TokenStore, open_store
+from tokenward import RequestInfo, Settings, TokenStore, open_store
 from tokenward.core.crypto import Argon2Profile, SecretHasher
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, TokenFactory
 
 POSTGRES = os.environ.get("TOKENWARD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -75,9 +76,9 @@ def request_cost(kinds: list[str], iterations: int) -> list[dict[str, Any]]:
                 rows.append({"store": kind, "skipped": f"{type(exc).__name__}: {exc}"})
                 continue
             token = TokenFactory(store).mint()
-            auth = Authenticator(
+            auth = Guard(
                 store, Settings(argon2=FAST_ARGON2), audit=None, background_flush=False
-            )
+            ).authenticator
             warm = RequestInfo("GET", "/", (token.header,), "192.0.2.1")
             unknown = RequestInfo("GET", "/", ("cpanel alice:" + "Q" * 32,), "192.0.2.1")
             malformed = RequestInfo("GET", "/", ("cpanel alice",), "192.0.2.1")
@@ -112,9 +113,9 @@ def last_used_writes(seconds: float, interval: float = 1.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         store = open_bench_store("sqlite", directory)
         token = TokenFactory(store).mint()
-        auth = Authenticator(
+        auth = Guard(
             store, Settings(argon2=FAST_ARGON2, last_used_interval=interval), audit=None
-        )
+        ).authenticator
         request = RequestInfo("GET", "/", (token.header,), "192.0.2.1")
         requests = 0
         deadline = time.monotonic() + seconds

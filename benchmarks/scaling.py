@@ -14,7 +14,8 @@ import tempfile
 from typing import Any
 
 from benchmarks.inprocess import drop_bench_store, open_bench_store, timed
-from tokenward import Authenticator, RequestInfo, Settings, SQLiteStore, TokenStore
+from tokenward import RequestInfo, Settings, SQLiteStore, TokenStore
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, TokenFactory
 
 
@@ -67,9 +68,9 @@ def lookup_scaling(kinds: list[str], sizes: list[int], iterations: int) -> list[
                 _fill(store, size - 1)
                 token = TokenFactory(store).mint()
                 digest = token.created.record.digest
-                auth = Authenticator(
+                auth = Guard(
                     store, Settings(argon2=FAST_ARGON2), audit=None, background_flush=False
-                )
+                ).authenticator
                 request = RequestInfo("GET", "/", (token.header,), "192.0.2.1")
                 assert auth.authenticate(request).allowed
                 uncached = (

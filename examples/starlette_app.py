@@ -36,5 +36,6 @@ async def zones(request: Request) -> JSONResponse:
 
 app = Starlette(
     routes=[Route("/health", health), Route("/whoami", whoami), Route("/dns/zones", zones)],
+    lifespan=backend.lifespan,  # last use written at shutdown
     middleware=[Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)],
 )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tokenward import Authenticator, MemoryStore, Settings
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory
 
 
@@ -36,7 +37,7 @@ def settings() -> Settings:
 def authenticator(
     store: MemoryStore, settings: Settings, clock: FrozenClock
 ) -> Iterator[Authenticator]:
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     yield auth
     auth.close()
 

@@ -21,6 +21,7 @@ from tokenward import (
 )
 from tokenward.audit import AuditEvent
 from tokenward.core.crypto import lookup_digest
+from tokenward.guard import Guard
 from tokenward.stores.base import Usage
 from tokenward.testing import FAST_ARGON2, FrozenClock, MintedToken, TokenFactory
 
@@ -87,7 +88,7 @@ def test_a_realm_the_app_does_not_accept_is_treated_as_missing(
     store: MemoryStore, factory: TokenFactory, clock: FrozenClock
 ) -> None:
     settings = Settings(argon2=FAST_ARGON2, realms=frozenset({Realm.CPANEL}))
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     whm = factory.mint("root", realm="whm")
     assert auth.authenticate(request(whm.header)).reason is FailureReason.MISSING
 
@@ -134,7 +135,7 @@ def test_forwarded_address_counts_only_from_trusted_proxies(
     store: MemoryStore, factory: TokenFactory, clock: FrozenClock
 ) -> None:
     settings = Settings(argon2=FAST_ARGON2, trusted_proxies=("10.0.0.0/8",))
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     token = factory.mint(whitelist_ips=["198.51.100.7"])
     via_proxy = RequestInfo("GET", "/", (token.header,), "10.0.0.2", "198.51.100.7")
     spoofed = RequestInfo("GET", "/", (token.header,), "203.0.113.9", "198.51.100.7")
@@ -146,7 +147,7 @@ def test_route_acl_missing_gives_403_and_present_passes(
     store: MemoryStore, factory: TokenFactory, clock: FrozenClock
 ) -> None:
     settings = Settings(argon2=FAST_ARGON2, rules=(Rule.require("/dns", "edit-dns"),))
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     dns = factory.mint("alice", acls=["edit-dns"])
     other = factory.mint("alice", acls=["list-accts"])
     full = factory.mint("alice", acls=["all"])
@@ -162,7 +163,7 @@ def test_public_and_optional_routes(
     store: MemoryStore, factory: TokenFactory, clock: FrozenClock
 ) -> None:
     settings = Settings(argon2=FAST_ARGON2, rules=(Rule.public("/health"), Rule.optional("/feed")))
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     token = factory.mint()
     assert auth.authenticate(request(None, path="/health")).allowed
     assert auth.authenticate(request("cpanel broken", path="/health")).allowed
@@ -188,7 +189,9 @@ def test_owner_standing_is_checked_on_every_request(
 ) -> None:
     directory = Directory()
     settings = Settings(argon2=FAST_ARGON2, rules=(Rule.require("/dns", "edit-dns"),))
-    auth = Authenticator(store, settings, clock=clock, directory=directory, background_flush=False)
+    auth = Guard(
+        store, settings, clock=clock, directory=directory, background_flush=False
+    ).authenticator
     token = factory.mint("alice", acls=["all"])
     decision = auth.authenticate(request(token.header, path="/dns"))
     assert decision.identity is not None
@@ -225,7 +228,7 @@ def test_a_reused_grant_never_covers_another_routes_acls(
 ) -> None:
     rules = (Rule.require("/dns", "edit-dns"), Rule.require("/accounts", "kill-acct"))
     settings = Settings(argon2=FAST_ARGON2, rules=rules)
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     token = factory.mint("alice", acls=["edit-dns"])
     for _ in range(2):
         assert auth.authenticate(request(token.header, path="/dns")).allowed
@@ -242,7 +245,7 @@ class BrokenStore(MemoryStore):
 def test_store_outage_is_a_503_with_retry_after_never_a_pass(
     settings: Settings, clock: FrozenClock
 ) -> None:
-    auth = Authenticator(BrokenStore(), settings, clock=clock, background_flush=False)
+    auth = Guard(BrokenStore(), settings, clock=clock, background_flush=False).authenticator
     decision = auth.authenticate(request("cpanel alice:" + "A" * 32))
     assert decision.response is not None
     assert decision.response.status == 503
@@ -259,9 +262,9 @@ def test_broken_user_directory_fails_closed(
         def owner(self, realm: Realm, user: str) -> Owner | None:
             raise RuntimeError("ldap down")
 
-    auth = Authenticator(
+    auth = Guard(
         store, settings, clock=clock, directory=Exploding(), background_flush=False
-    )
+    ).authenticator
     token = factory.mint()
     assert auth.authenticate(request(token.header)).reason is FailureReason.STORE_UNAVAILABLE
 
@@ -337,7 +340,7 @@ def test_background_flush_writes_without_a_request(
 
     store.record_usage = spy  # type: ignore[method-assign]
     settings = Settings(argon2=FAST_ARGON2, last_used_interval=0.01)
-    auth = Authenticator(store, settings, clock=clock)
+    auth = Guard(store, settings, clock=clock).authenticator
     token = factory.mint()
     auth.authenticate(request(token.header))
     assert written.wait(timeout=10)
@@ -347,7 +350,7 @@ def test_background_flush_writes_without_a_request(
 def test_close_flushes_pending_last_use(
     store: MemoryStore, factory: TokenFactory, clock: FrozenClock
 ) -> None:
-    auth = Authenticator(store, Settings(argon2=FAST_ARGON2), clock=clock)
+    auth = Guard(store, Settings(argon2=FAST_ARGON2), clock=clock).authenticator
     token = factory.mint()
     auth.authenticate(request(token.header))
     auth.close()
@@ -363,14 +366,14 @@ def test_audit_events_carry_the_precise_reason_and_never_the_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     events: list[AuditEvent] = []
-    auth = Authenticator(
+    auth = Guard(
         store,
         Settings(argon2=FAST_ARGON2),
         clock=clock,
         audit=events.append,
         audit_success=True,
         background_flush=False,
-    )
+    ).authenticator
     token = factory.mint(expires_in=5)
     auth.authenticate(request(token.header))
     clock.advance(10)
@@ -393,9 +396,9 @@ def test_logs_name_the_reason_and_never_the_secret(
     clock: FrozenClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    auth = Authenticator(
+    auth = Guard(
         BrokenStore(), Settings(argon2=FAST_ARGON2), clock=clock, background_flush=False
-    )
+    ).authenticator
     token = factory.mint()
     with caplog.at_level(logging.DEBUG, logger="tokenward"):
         auth.authenticate(request(token.header))

@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 
 from tokenward import Authenticator, MemoryStore, Rule
 from tokenward.forward_auth import ForwardAuthASGI, ForwardAuthWSGI
+from tokenward.guard import Guard
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
 
@@ -17,7 +18,7 @@ def auth(store: MemoryStore, clock: FrozenClock) -> Authenticator:
         rules=(Rule.public("/health"), Rule.require("/dns", "edit-dns")),
         trusted_proxies=("127.0.0.0/8",),
     )
-    return Authenticator(store, settings, clock=clock, background_flush=False)
+    return Guard(store, settings, clock=clock, background_flush=False).authenticator
 
 
 def asgi_status(

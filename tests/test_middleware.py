@@ -26,6 +26,7 @@ from tokenward import (
     TokenwardASGIMiddleware,
     TokenwardWSGIMiddleware,
 )
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
 
 @pytest.fixture
 def auth(store: MemoryStore, clock: FrozenClock) -> Iterator[Authenticator]:
-    authenticator = Authenticator(store, SETTINGS, clock=clock, background_flush=False)
+    authenticator = Guard(store, SETTINGS, clock=clock, background_flush=False).authenticator
     yield authenticator
     authenticator.close()
 
@@ -173,7 +174,7 @@ def test_store_outage_answers_503_through_both_shells(clock: FrozenClock) -> Non
 
             raise StoreError("down")
 
-    auth = Authenticator(Down(), SETTINGS, clock=clock, background_flush=False)
+    auth = Guard(Down(), SETTINGS, clock=clock, background_flush=False).authenticator
     header = {"Authorization": "cpanel alice:" + "A" * 32}
     wsgi = webtest.TestApp(TokenwardWSGIMiddleware(wsgi_app, authenticator=auth))
     assert wsgi.get("/x", headers=header, status=503).headers["Retry-After"] == "5"
@@ -200,7 +201,7 @@ def test_sqlite_file_never_contains_the_plaintext_token(tmp_path: Path, clock: F
     store = SQLiteStore(path)
     factory = TokenFactory(store, clock)
     tokens = [factory.mint(name=f"t{i}") for i in range(5)]
-    auth = Authenticator(store, SETTINGS, clock=clock, background_flush=False)
+    auth = Guard(store, SETTINGS, clock=clock, background_flush=False).authenticator
     app = webtest.TestApp(TokenwardWSGIMiddleware(wsgi_app, authenticator=auth))
     for token in tokens:
         app.get("/x", headers=token.headers, extra_environ={"REMOTE_ADDR": "192.0.2.1"})

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from tokenward import Authenticator, MemoryStore, Rule, StoreError, TokenRecord
+from tokenward import MemoryStore, Rule, StoreError, TokenRecord
+from tokenward.guard import Guard
 from tokenward.server import TokenwardServer
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
@@ -18,7 +19,7 @@ class Switchable(MemoryStore):
 
 def test_health_reports_the_store_and_unknown_paths_are_404(clock: FrozenClock) -> None:
     store = Switchable()
-    server = TokenwardServer(Authenticator(store, fast_settings(), clock=clock))
+    server = TokenwardServer(Guard(store, fast_settings(), clock=clock).authenticator)
     client = TestClient(server)
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/nope").status_code == 404
@@ -32,7 +33,7 @@ def test_forward_auth_sees_the_path_below_its_mount_and_shutdown_flushes(
     store = MemoryStore()
     token = TokenFactory(store, clock).mint(acls=["edit-dns"])
     settings = fast_settings(rules=(Rule.require("/dns", "edit-dns"),))
-    server = TokenwardServer(Authenticator(store, settings, clock=clock))
+    server = TokenwardServer(Guard(store, settings, clock=clock).authenticator)
     with TestClient(server) as client:  # runs the lifespan
         # Envoy's ext_authz appends the original path to the /auth prefix.
         assert client.get("/auth/dns/zones", headers=token.headers).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import argon2
 import pytest
@@ -18,10 +19,12 @@ from tokenward import (
     StoreError,
     TokenRecord,
     TokenService,
+    open_store,
 )
 from tokenward.core.crypto import Argon2Profile, SecretHasher
+from tokenward.guard import Guard
 from tokenward.stores.base import Usage
-from tokenward.testing import FrozenClock, MintedToken, TokenFactory, use_store
+from tokenward.testing import FrozenClock, MintedToken, TokenFactory, session_store_url
 from tokenward.wsgi import TokenwardWSGIMiddleware
 
 WEAK = Argon2Profile(time_cost=1, memory_cost=8)
@@ -40,7 +43,7 @@ def authenticator(
     store: MemoryStore, clock: FrozenClock, profile: Argon2Profile = STRONG, **options: object
 ) -> Authenticator:
     settings = Settings(argon2=profile, **options)  # type: ignore[arg-type]
-    return Authenticator(store, settings, clock=clock, audit=None, background_flush=False)
+    return Guard(store, settings, clock=clock, audit=None, background_flush=False).authenticator
 
 
 def parameters(store: MemoryStore, token: MintedToken) -> argon2.Parameters:
@@ -186,27 +189,27 @@ def test_a_secret_that_does_not_match_its_verifier_is_refused_and_never_upgraded
 
 
 def test_tokens_minted_in_tests_are_not_upgraded_behind_the_tests_back(
-    clock: FrozenClock,
+    clock: FrozenClock, tmp_path: Path
 ) -> None:
-    """An app with production settings, under ``use_store``: no background writes."""
+    """An app with production settings over the pytest plugin's test store: its URL says
+    no upgrades, so no background write races the test's own checks."""
 
     def hello(environ: object, start_response: object) -> list[bytes]:
         start_response("200 OK", [])  # type: ignore[operator]
         return [b"hi"]
 
-    built_before = TokenwardWSGIMiddleware(hello, MemoryStore(), Settings(argon2=STRONG))
-    test_store = CountingStore()
-    with use_store(test_store):
-        built_during = TokenwardWSGIMiddleware(hello, settings=Settings(argon2=STRONG))
-        token = TokenFactory(test_store, clock).mint()
-        for middleware in (built_before, built_during):
-            decision = middleware.authenticator.authenticate(req(token))
-            assert decision.allowed
-            middleware.authenticator.verifications.settle()
-    assert test_store.replacements == 0
-    assert built_before.authenticator.verifications.upgrade is not None  # restored after
-    built_before.authenticator.close()
-    built_during.authenticator.close()
+    url = session_store_url(tmp_path)
+    app = TokenwardWSGIMiddleware(hello, url, Settings(argon2=STRONG))
+    store = open_store(url)
+    token = TokenFactory(store, clock).mint()
+    assert app.authenticator.authenticate(req(token)).allowed
+    app.authenticator.verifications.settle()
+    assert app.authenticator.verifications.upgrade is None
+    record = store.get(token.created.record.digest)
+    assert record is not None
+    assert record.verifier == token.created.record.verifier
+    app.authenticator.close()
+    store.close()
 
 
 def test_an_upgrade_replaces_the_verifier_and_keeps_the_last_use(

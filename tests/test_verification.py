@@ -17,6 +17,7 @@ from tokenward import (
     Settings,
 )
 from tokenward.core.crypto import Argon2Profile, SecretHasher
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory
 from tokenward.verification import VerificationPool
 
@@ -86,7 +87,7 @@ def test_verifications_beyond_the_bound_are_refused_with_503(
     settings = Settings(
         argon2=FAST_ARGON2, max_concurrent_verifications=1, max_queued_verifications=0
     )
-    auth = Authenticator(store, settings, clock=clock, background_flush=False)
+    auth = Guard(store, settings, clock=clock, background_flush=False).authenticator
     hasher = gated(auth)
     first_token, second_token = factory.mint(name="t1"), factory.mint(name="t2")
     with ThreadPoolExecutor(1) as pool:

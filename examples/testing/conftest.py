@@ -1,6 +1,7 @@
 """A user's conftest: make the example apps importable. Nothing about tokenward is needed
-here: installing tokenward registers its pytest plugin, whose fixtures mint real tokens into
-a test store that every app in the process serves from during each test."""
+here: installing tokenward registers its pytest plugin, which points $TOKENWARD_STORE at a
+throwaway store before this file runs, so the apps (built from $TOKENWARD_STORE at import)
+and the tokens each test mints meet there."""
 
 from __future__ import annotations
 
@@ -10,5 +11,4 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).parents[1]
 sys.path[:0] = [str(EXAMPLES), str(EXAMPLES / "django_project")]
-os.environ.setdefault("TOKENWARD_STORE", "memory://")  # no stray SQLite file from imports
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")

@@ -26,6 +26,7 @@ from tokenward.errors import (
     ValidationError,
 )
 from tokenward.factory import IDENTITY_KEY, build_authenticator
+from tokenward.guard import Guard
 from tokenward.management.service import CreatedToken, TokenService
 from tokenward.stores.base import TokenStore, Usage
 from tokenward.stores.memory import MemoryStore
@@ -45,6 +46,7 @@ __all__ = [
     "Decision",
     "DuplicateTokenError",
     "FailureReason",
+    "Guard",
     "Identity",
     "MalformedCredentialsError",
     "MemoryStore",

@@ -1,27 +1,36 @@
-"""Pure ASGI shell (http and websocket; lifespan and anything else pass through).
+"""Pure ASGI shell (http and websocket; anything else but lifespan passes through).
 
 A refused http request gets tokenward's response; a refused websocket is closed with 1008
-(policy violation) before it is accepted. On lifespan shutdown pending last-used times are
-written before the server is told shutdown is complete.
+(policy violation) before it is accepted. Lifespan goes to the app, and tokenward answers
+what the app leaves unanswered (``tokenward.lifespan``): on shutdown pending last-used times
+are written before the server is told shutdown is complete, whether the app serves
+lifespan or not. ``with_lifespan`` does the same for an app with no shell of ours (Django).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tokenward.asgi_io import ASGIApp, Message, Receive, Scope, Send, send_response
 from tokenward.authenticator import Authenticator
 from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
-from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+from tokenward.factory import IDENTITY_KEY, resolve_authenticator
+from tokenward.guard import Guard, StoreSpec
+from tokenward.lifespan import Flushable, LifespanApp, serve_lifespan
 
-__all__ = ["ASGIApp", "TokenwardASGIMiddleware", "request_from_scope", "route_path", "run_lifespan"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "TokenwardASGIMiddleware",
+    "request_from_scope",
+    "route_path",
+    "run_lifespan",
+    "with_lifespan",
+]
 
 
 def route_path(scope: Scope) -> str:
@@ -62,36 +71,44 @@ def request_from_scope(scope: Scope, settings: Settings) -> RequestInfo:
     )
 
 
-async def run_lifespan(receive: Receive, send: Send, *authenticators: Authenticator) -> None:
+async def _nothing_to_start(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app without a lifespan of its own: tokenward answers every message."""
+
+
+async def run_lifespan(receive: Receive, send: Send, *authenticators: Flushable) -> None:
     """The lifespan of an app that is the server's top level (nothing to start): at
     shutdown each authenticator, once, writes its pending last-used times."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            for authenticator in {id(a): a for a in authenticators}.values():
-                await authenticator.aclose()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    scope: Scope = {"type": "lifespan"}
+    await serve_lifespan(_nothing_to_start, scope, receive, send, *authenticators)
+
+
+def with_lifespan(app: ASGIApp, *authenticators: Flushable) -> ASGIApp:
+    """``app`` with lifespan served for it when it does not serve it (Django, a raw app),
+    each authenticator writing its pending last use at shutdown; other scopes pass through.
+
+    For apps whose tokenward layer is not an ASGI middleware of ours, so nothing of ours
+    hears shutdown: ``with_lifespan(get_asgi_application(), get_authenticator)``. An
+    authenticator may be given as a function returning it, called at shutdown.
+    """
+    return LifespanApp(app, *authenticators)
 
 
 class TokenwardASGIMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        store: StoreSpec = None,
+        store: Guard | StoreSpec = None,
         settings: Settings | None = None,
         *,
         authenticator: Authenticator | None = None,
         **options: Any,
     ) -> None:
         self.app = app
-        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+        self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, receive, self._lifespan_send(send))
+            await serve_lifespan(self.app, scope, receive, send, self.authenticator)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -106,19 +123,4 @@ class TokenwardASGIMiddleware:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
         else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": [(k.encode(), v.encode()) for k, v in response.headers],
-                }
-            )
-            await send({"type": "http.response.body", "body": response.body})
-
-    def _lifespan_send(self, send: Send) -> Send:
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                await self.authenticator.aclose()
-            await send(message)
-
-        return wrapped
+            await send_response(send, response.status, response.headers, response.body)

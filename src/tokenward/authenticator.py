@@ -13,15 +13,13 @@ import dataclasses
 import functools
 import logging
 import threading
-import time
-import weakref
+from typing import TYPE_CHECKING
 
-from tokenward.audit import AuditEvent, AuditHook, log_event
-from tokenward.core.clock import Clock
-from tokenward.core.crypto import SecretHasher, lookup_digest
+from tokenward.audit import AuditEvent
+from tokenward.core.crypto import lookup_digest
 from tokenward.core.header import Credentials, parse_authorization
 from tokenward.core.network import Address
-from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory, authorize, check_standing
+from tokenward.core.policy import UNRESTRICTED, Owner, authorize, check_standing
 from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Response, Responses
 from tokenward.core.settings import Settings
@@ -33,10 +31,10 @@ from tokenward.errors import (
     PermissionDeniedError,
     StoreError,
 )
-from tokenward.limits import FailureLimiter, MemoryFailureLimiter, budget_key
-from tokenward.stores.base import TokenStore
-from tokenward.usage import UsageTracker
-from tokenward.verification import VerificationPool
+from tokenward.limits import budget_key
+
+if TYPE_CHECKING:
+    from tokenward.guard import Guard
 
 __all__ = ["Authenticator", "Decision"]
 
@@ -53,13 +51,7 @@ _NOT_THE_CALLERS_FAULT = frozenset(
 )
 _SEEN_LIMIT = 10_000
 _GRANTED_LIMIT = 4096
-_live: weakref.WeakSet[Authenticator] = weakref.WeakSet()
 _text = functools.lru_cache(maxsize=8192)(str)  # an address's text, once per address
-
-
-def live_authenticators() -> list[Authenticator]:
-    """Every authenticator alive in this process (what ``testing.use_store`` swaps)."""
-    return list(_live)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,45 +85,33 @@ class _Attempt:
 
 
 class Authenticator:
-    """Decides requests. Build one per application at start-up and share it."""
+    """Decides requests under one set of route rules, with everything else (store, pool,
+    limiter, last-use writer, audit hook) from its ``Guard``, which builds it:
+    ``Guard(store, settings, ...).authenticator``, or ``guard.authenticator_for(rules)``.
+    """
 
-    def __init__(
-        self,
-        store: TokenStore,
-        settings: Settings | None = None,
-        *,
-        clock: Clock = time.time,
-        directory: UserDirectory | None = None,
-        audit: AuditHook | None = log_event,
-        audit_success: bool = False,
-        limiter: FailureLimiter | None = None,
-        background_flush: bool = True,
-    ) -> None:
-        self.store = store
-        self.settings = settings = settings or Settings()
-        self.clock = clock
-        self.directory = directory
-        self.audit = audit
-        self.audit_success = audit_success
-        if limiter is None and settings.max_failures:
-            limiter = MemoryFailureLimiter(settings.max_failures, settings.failure_window)
-        self.limiter = limiter
-        self.responses = Responses(settings.realm_label, settings.retry_after)
-        self.verifications = VerificationPool(
-            SecretHasher(settings.argon2),
-            settings.max_concurrent_verifications,
-            settings.max_queued_verifications,
-            remember=settings.verified_cache_size,
-            upgrade=self._replace_verifier if settings.upgrade_verifiers else None,
+    def __init__(self, guard: Guard, settings: Settings | None = None) -> None:
+        self.guard = guard
+        self.settings = settings or guard.settings
+        self.store = guard.store
+        self.clock = guard.clock
+        self.directory = guard.directory
+        self.audit = guard.audit
+        self.audit_success = guard.audit_success
+        self.limiter = guard.limiter
+        self.verifications = guard.verifications
+        self.usage = guard.usage
+        self.responses = (
+            guard.responses
+            if settings is None
+            else Responses(self.settings.realm_label, self.settings.retry_after)
         )
-        self.usage = UsageTracker(store, settings.last_used_interval, background=background_flush)
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
         # id(record) -> the grant last made for that very record object (stores hand out
         # the same object while it is unchanged), so a warm request builds no Identity.
         # The entry holds the record, so its id cannot be reused while the entry lives.
         self._granted: dict[int, tuple[TokenRecord, Owner, frozenset[str], Decision]] = {}
         self._lock = threading.Lock()
-        _live.add(self)
 
     def __repr__(self) -> str:
         return f"Authenticator({self.store!r})"
@@ -169,32 +149,12 @@ class Authenticator:
         return self._grant(attempt, record)
 
     def close(self) -> None:
-        """Write pending last-used times and stop the helper threads."""
-        self.usage.close()
-        self.verifications.close()
+        """Closes the guard (pending last-used times written, threads stopped)."""
+        self.guard.close()
 
     async def aclose(self) -> None:
         """``close`` plus what the store opened on the event loop (ASGI lifespan shutdown)."""
-        self.close()
-        await self.store.aclose()
-
-    def use_store(self, store: TokenStore) -> TokenStore:
-        """Serve from another store from the next request on; returns the previous one.
-
-        For tests (``tokenward.testing.use_store``) and for moving stores without a restart.
-        Pending last-used times go to the store they belong to first.
-        """
-        previous = self.store
-        self.usage.close()
-        self.store = store
-        self.usage = UsageTracker(
-            store, self.settings.last_used_interval, background=self.usage.background
-        )
-        self.verifications.forget()
-        self._granted.clear()
-        with self._lock:
-            self._seen.clear()
-        return previous
+        await self.guard.aclose()
 
     # -- the shared steps -----------------------------------------------------------------
 
@@ -271,6 +231,28 @@ class Authenticator:
         assert owner is not None  # check_standing refuses an unknown owner
         return owner
 
+    async def identity_now(
+        self,
+        digest: str,
+        *,
+        token_id: str,
+        user: str,
+        client: Address | None,
+        required: frozenset[str],
+    ) -> Identity | None:
+        """What the token ``token_id``, whose secret has lookup digest ``digest``, grants
+        right now, or ``None``: revoked or rotated away, owner gone or suspended, expired,
+        used from an address it does not allow, or lacking ``required``. For sessions
+        opened with a token (the web page), judged by the same rule as requests."""
+        record = await self.store.aget(digest)
+        if record is None or record.id != token_id:
+            return None
+        try:
+            owner = self.standing(record, user=user, digest=digest, client=client, now=self.clock())
+            return authorize(record, owner, required)
+        except (AuthenticationError, PermissionDeniedError):
+            return None
+
     def _read(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | _Cold | None:
         """After the store read: a refusal, or what a cold verification needs, or ``None``
         when this process already verified that verifier (the warm path)."""
@@ -282,10 +264,6 @@ class Authenticator:
         if self.verifications.verified(attempt.digest, verifier):
             return None
         return attempt.digest, verifier, secret, attempt.digest == record.digest
-
-    def _replace_verifier(self, digest: str, old: str, new: str) -> bool:
-        """The lazy argon2 upgrade's write, to whichever store serves now."""
-        return self.store.replace_verifier(digest, old, new)
 
     @staticmethod
     def _secret_pair(attempt: _Attempt, record: TokenRecord) -> tuple[str, str]:

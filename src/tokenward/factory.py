@@ -6,29 +6,34 @@ from typing import Any
 
 from tokenward.authenticator import Authenticator
 from tokenward.core.settings import Settings
-from tokenward.stores.base import TokenStore
-from tokenward.stores.url import open_store, store_url_from_env
+from tokenward.guard import Guard, StoreSpec
 
-__all__ = ["IDENTITY_KEY", "StoreSpec", "build_authenticator"]
+__all__ = ["IDENTITY_KEY", "StoreSpec", "build_authenticator", "resolve_authenticator"]
 
 IDENTITY_KEY = "tokenward.identity"
-
-StoreSpec = TokenStore | str | None
-
-# Set only by ``tokenward.testing.use_store``: apps built while it is active use its store.
-_test_stores: list[TokenStore] = []
 
 
 def build_authenticator(
     store: StoreSpec = None, settings: Settings | None = None, **options: Any
 ) -> Authenticator:
-    """``store`` may be a store, a store URL, or ``None`` for ``$TOKENWARD_STORE`` (else a
-    SQLite file in the working directory). ``options`` go to ``Authenticator``."""
-    if _test_stores:
-        authenticator = Authenticator(_test_stores[-1], settings, **options)
-        # Test tokens are weak on purpose: no upgrade writes behind the test's back.
-        authenticator.verifications.upgrade = None
-        return authenticator
-    if not isinstance(store, TokenStore):
-        store = open_store(store_url_from_env(store))
-    return Authenticator(store, settings, **options)
+    """``Guard(store, settings, **options)``, started, and its authenticator. ``store`` may
+    be a store, a store URL, or ``None`` for ``$TOKENWARD_STORE`` (required then)."""
+    return Guard(store, settings, **options).start().authenticator
+
+
+def resolve_authenticator(
+    store: Guard | StoreSpec,
+    settings: Settings | None,
+    authenticator: Authenticator | None,
+    options: dict[str, Any],
+) -> Authenticator:
+    """What every shell and adapter accepts, in one place: a ``Guard`` (shared with the
+    rest of the application), an ``Authenticator``, or the ingredients of a new guard."""
+    if authenticator is not None or isinstance(store, Guard):
+        if settings is not None or options:
+            raise TypeError("settings and options belong to the Guard; pass them there")
+        if authenticator is not None:
+            return authenticator
+        assert isinstance(store, Guard)
+        return store.start().authenticator
+    return build_authenticator(store, settings, **options)

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from tokenward.asgi import Message, Receive, Scope, Send, request_from_scope
+from tokenward.asgi import request_from_scope
+from tokenward.asgi_io import Receive, Scope, Send, send_response
 from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.network import parse_address
 from tokenward.core.request import RequestInfo
@@ -86,14 +87,7 @@ class ForwardAuthASGI:
         base = request_from_scope(scope, self.authenticator.settings)
         request = forwarded_request(base, headers, self.authenticator)
         decision = await self.authenticator.authenticate_async(request)
-        status, response_headers, body = _answer(decision)
-        start: Message = {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.encode(), v.encode()) for k, v in response_headers],
-        }
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, *_answer(decision))
 
 
 class ForwardAuthWSGI:

@@ -14,12 +14,12 @@ value is escaped. ``tokenward serve`` turns the server's own access log off.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Mapping
 
-from tokenward.asgi import ASGIApp, Message, Receive, Scope, Send, run_lifespan
+from tokenward.asgi import run_lifespan
+from tokenward.asgi_io import ASGIApp, Message, Receive, Scope, Send, send_response
 from tokenward.audit import printable
 from tokenward.authenticator import Authenticator
 from tokenward.core.crypto import Argon2Profile
@@ -27,9 +27,9 @@ from tokenward.core.network import ProxyHeader
 from tokenward.core.settings import Rule, Settings
 from tokenward.errors import StoreError
 from tokenward.forward_auth import ForwardAuthASGI
-from tokenward.management.http import ManagementASGI, management_settings
+from tokenward.guard import Guard
+from tokenward.management.http import MANAGEMENT_RULES, ManagementASGI
 from tokenward.management.openapi import openapi_document
-from tokenward.management.service import TokenService
 from tokenward.management.web import TokenPageASGI
 from tokenward.stores.base import TokenStore
 
@@ -54,19 +54,23 @@ def build_server(
     ``proxy_header`` defaults to ``X-Real-IP``, the one header nginx's ``auth_request``
     block sets for certain: the client's own ``X-Forwarded-For`` reaches an auth
     subrequest untouched unless the configuration overwrites it."""
-    base = Settings(
-        trusted_proxies=trusted_proxies,
-        proxy_header=proxy_header,
-        argon2=argon2 or Argon2Profile(),
+    guard = Guard(
+        store,
+        Settings(
+            rules=rules,
+            trusted_proxies=trusted_proxies,
+            proxy_header=proxy_header,
+            argon2=argon2 or Argon2Profile(),
+        ),
     )
-    forward = Authenticator(store, dataclasses.replace(base, rules=rules))
-    manager = Authenticator(store, management_settings(base))
-    service = TokenService(store, argon2=base.argon2, audit=forward.audit)
+    # One guard: forward auth, the API and the page share one verification pool, one
+    # last-use writer and one failure budget; only their route rules differ.
+    manager = guard.authenticator_for(MANAGEMENT_RULES, "token")
     return TokenwardServer(
-        forward,
+        guard.start().authenticator,
         extra_routes={
-            "/": ManagementASGI(service, manager),
-            "/tokens": TokenPageASGI(service, manager),
+            "/": ManagementASGI(guard.service, manager),
+            "/tokens": TokenPageASGI(guard.service, manager),
         },
     )
 
@@ -145,17 +149,8 @@ class TokenwardServer:
 
 async def _json(send: Send, status: int, payload: object) -> None:
     body = json.dumps(payload).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    headers = (("content-type", "application/json"), ("content-length", str(len(body))))
+    await send_response(send, status, headers, body)
 
 
 def loggable_target(scope: Scope) -> str:

@@ -2,16 +2,15 @@
 
 The request path only notes the latest use in a dict. A background thread writes what has
 accumulated once per interval, so a token costs at most one write per interval however busy
-it is; ``close()`` (ASGI lifespan shutdown, ``atexit``) writes the rest.
+it is; ``close()`` writes the rest (the ``Guard`` that owns the tracker calls it: at ASGI
+lifespan shutdown, from a server hook, or at a normal interpreter exit).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
-import weakref
 
 from tokenward.errors import StoreError
 from tokenward.stores.base import TokenStore, Usage
@@ -32,7 +31,6 @@ class UsageTracker:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.writes = 0  # store calls made, for tests and benchmarks
-        _live.add(self)
 
     def note(self, token_id: str, at: float, ip: str | None) -> None:
         second = int(at)
@@ -86,15 +84,3 @@ class UsageTracker:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.flush()
-
-
-_live: weakref.WeakSet[UsageTracker] = weakref.WeakSet()
-
-
-@atexit.register
-def _flush_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
-    for tracker in list(_live):
-        try:
-            tracker.close()
-        except Exception:
-            logger.debug("last-used flush at exit failed", exc_info=True)

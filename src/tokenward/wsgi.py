@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from tokenward.authenticator import Authenticator
 from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
-from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+from tokenward.factory import IDENTITY_KEY, resolve_authenticator
+from tokenward.guard import Guard, StoreSpec
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -49,14 +50,14 @@ class TokenwardWSGIMiddleware:
     def __init__(
         self,
         app: WSGIApplication,
-        store: StoreSpec = None,
+        store: Guard | StoreSpec = None,
         settings: Settings | None = None,
         *,
         authenticator: Authenticator | None = None,
         **options: Any,
     ) -> None:
         self.app = app
-        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+        self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = request_from_environ(environ, self.authenticator.settings)

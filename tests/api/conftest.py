@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tokenward import Authenticator, MemoryStore, TokenService
+from tokenward import MemoryStore, TokenService
+from tokenward.guard import Guard
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.server import TokenwardServer
 from tokenward.testing import FAST_ARGON2, MintedToken, TokenFactory, fast_settings
@@ -22,8 +23,8 @@ class LiveServer:
         self.service = TokenService(store, argon2=FAST_ARGON2)
         self.factory = TokenFactory(store)
         self.factory.service = self.service  # real clock: the server checks expiry against it
-        auth = Authenticator(store, management_settings(fast_settings()), audit=None)
-        forward = Authenticator(store, fast_settings(), audit=None)
+        auth = Guard(store, management_settings(fast_settings()), audit=None).authenticator
+        forward = Guard(store, fast_settings(), audit=None).authenticator
         app = TokenwardServer(forward, extra_routes={"/": ManagementASGI(self.service, auth)})
         self.runner = ThreadedServer(app)
         self.url, self.port = self.runner.url, self.runner.port

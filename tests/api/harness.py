@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tokenward import Authenticator, MemoryStore, Owner, Realm, TokenService
+from tokenward import MemoryStore, Owner, Realm, TokenService
+from tokenward.guard import Guard
 from tokenward.management.http import ManagementASGI, management_settings
 from tokenward.testing import FAST_ARGON2, FrozenClock, MintedToken, fast_settings
 
@@ -34,14 +35,14 @@ class InProcessApi:
         self.service = TokenService(
             self.store, argon2=FAST_ARGON2, clock=self.clock, directory=directory
         )
-        self.auth = Authenticator(
+        self.auth = Guard(
             self.store,
             management_settings(fast_settings()),
             clock=self.clock,
             directory=directory,
             audit=None,
             background_flush=False,
-        )
+        ).authenticator
         self.app = ManagementASGI(self.service, self.auth)
 
     def mint(self, user: str, name: str, **options: Any) -> MintedToken:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import webtest
 
-from tokenward import Authenticator, MemoryStore
+from tokenward import MemoryStore
+from tokenward.guard import Guard
 from tokenward.management.http import ManagementWSGI, management_settings
 from tokenward.management.service import TokenService
 from tokenward.testing import FAST_ARGON2, TokenFactory, fast_settings
@@ -13,9 +14,9 @@ from tokenward.testing import FAST_ARGON2, TokenFactory, fast_settings
 def app_and_token() -> tuple[webtest.TestApp, dict[str, str]]:
     store = MemoryStore()
     token = TokenFactory(store).mint("alice", "admin")
-    auth = Authenticator(
+    auth = Guard(
         store, management_settings(fast_settings()), audit=None, background_flush=False
-    )
+    ).authenticator
     api = ManagementWSGI(TokenService(store, argon2=FAST_ARGON2), auth)
     return webtest.TestApp(api, extra_environ={"REMOTE_ADDR": "127.0.0.1"}), token.headers
 

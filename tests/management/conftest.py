@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tokenward import Authenticator, Decision, RequestInfo, TokenService
+from tokenward import Decision, RequestInfo, TokenService
 from tokenward.audit import AuditEvent
 from tokenward.core.tokens import Identity, TokenRecord
+from tokenward.guard import Guard
 from tokenward.stores.base import TokenStore
 from tokenward.stores.memory import MemoryStore
 from tokenward.stores.sqlite import SQLiteStore
@@ -40,7 +41,9 @@ def service(backend: TokenStore, clock: FrozenClock, events: list[AuditEvent]) -
 @pytest.fixture
 def attempt(backend: TokenStore, clock: FrozenClock) -> Iterator[Attempt]:
     """``attempt(header, ip=None)``: what the middleware would decide, now."""
-    auth = Authenticator(backend, fast_settings(), clock=clock, audit=None, background_flush=False)
+    auth = Guard(
+        backend, fast_settings(), clock=clock, audit=None, background_flush=False
+    ).authenticator
 
     def run(header: str, ip: str | None = "192.0.2.10") -> Decision:
         return auth.authenticate(RequestInfo("GET", "/", (header,), ip))

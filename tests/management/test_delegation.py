@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tokenward import (
-    Authenticator,
     FailureReason,
     Owner,
     Realm,
@@ -20,6 +19,7 @@ from tokenward import (
 )
 from tokenward.audit import AuditEvent
 from tokenward.core.tokens import Identity, TokenRecord
+from tokenward.guard import Guard
 from tokenward.stores.base import TokenStore
 from tokenward.testing import FAST_ARGON2, FrozenClock, fast_settings
 
@@ -325,7 +325,7 @@ def test_the_identity_from_a_real_request_works_as_an_actor(
     service: TokenService, backend: TokenStore, clock: FrozenClock
 ) -> None:
     manager = service.create("alice", "manager", acls=["manage-api-tokens"])
-    auth = Authenticator(backend, fast_settings(), clock=clock, background_flush=False)
+    auth = Guard(backend, fast_settings(), clock=clock, background_flush=False).authenticator
     decision = auth.authenticate(
         RequestInfo("POST", "/tokens", (f"cpanel alice:{manager.secret}",), "192.0.2.1")
     )

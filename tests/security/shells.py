@@ -26,6 +26,7 @@ from tokenward import (
     TokenwardWSGIMiddleware,
 )
 from tokenward.forward_auth import ForwardAuthASGI, ForwardAuthWSGI
+from tokenward.guard import Guard
 from tokenward.server import TokenwardServer
 from tokenward.testing import FrozenClock
 
@@ -153,7 +154,7 @@ def build_shells(store: TokenStore, settings: Settings, clock: FrozenClock) -> d
     """Every shell and adapter over one store and one set of rules."""
 
     def auth() -> Authenticator:
-        return Authenticator(store, settings, clock=clock, background_flush=False)
+        return Guard(store, settings, clock=clock, background_flush=False).authenticator
 
     wsgi = TokenwardWSGIMiddleware(catchall_wsgi, authenticator=auth())
     asgi = TokenwardASGIMiddleware(catchall_asgi, authenticator=auth())

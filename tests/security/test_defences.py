@@ -19,6 +19,7 @@ from tokenward import (
 )
 from tokenward.audit import AuditEvent
 from tokenward.core.network import parse_address
+from tokenward.guard import Guard
 from tokenward.limits import MemoryFailureLimiter, budget_key
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
@@ -41,7 +42,7 @@ def client(auth: Authenticator, address: str) -> webtest.TestApp:
 @pytest.fixture
 def limited(store: MemoryStore, clock: FrozenClock) -> Authenticator:
     settings = fast_settings(max_failures=3, failure_window=60, trusted_proxies=("10.0.0.0/8",))
-    return Authenticator(store, settings, clock=clock, background_flush=False)
+    return Guard(store, settings, clock=clock, background_flush=False).authenticator
 
 
 def test_failures_past_the_budget_get_429_with_retry_after(limited: Authenticator) -> None:
@@ -119,7 +120,9 @@ def test_ipv6_attackers_are_counted_per_64() -> None:
 def https_only(store: MemoryStore, clock: FrozenClock) -> tuple[Authenticator, list[AuditEvent]]:
     events: list[AuditEvent] = []
     settings = fast_settings(https_only=True, trusted_proxies=("10.0.0.0/8",))
-    auth = Authenticator(store, settings, clock=clock, audit=events.append, background_flush=False)
+    auth = Guard(
+        store, settings, clock=clock, audit=events.append, background_flush=False
+    ).authenticator
     return auth, events
 
 
@@ -161,7 +164,7 @@ class FlakyStore(MemoryStore):
 def test_store_outage_fails_closed_and_recovers_without_a_restart(clock: FrozenClock) -> None:
     store = FlakyStore()
     token = TokenFactory(store, clock).mint()
-    auth = Authenticator(store, fast_settings(), clock=clock, background_flush=False)
+    auth = Guard(store, fast_settings(), clock=clock, background_flush=False).authenticator
     app = client(auth, "192.0.2.1")
     app.get("/", headers=token.headers, status=200)
     store.down = True
@@ -175,5 +178,5 @@ def test_an_unexpected_store_exception_fails_closed_too(clock: FrozenClock) -> N
         def get(self, digest: str) -> TokenRecord | None:
             raise KeyError(digest)
 
-    auth = Authenticator(Buggy(), fast_settings(), clock=clock, background_flush=False)
+    auth = Guard(Buggy(), fast_settings(), clock=clock, background_flush=False).authenticator
     client(auth, "192.0.2.1").get("/", headers={"Authorization": WRONG}, status=503)

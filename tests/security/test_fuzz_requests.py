@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tokenward import (
-    Authenticator,
     MemoryStore,
     Rule,
     TokenwardASGIMiddleware,
     TokenwardWSGIMiddleware,
 )
 from tokenward.core.tokens import SECRET_ALPHABET
+from tokenward.guard import Guard
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 STORE = MemoryStore()
 CLOCK = FrozenClock()
 TOKEN = TokenFactory(STORE, CLOCK).mint("alice", "fuzz", whitelist_ips=["192.0.2.0/24", "::/0"])
-AUTH = Authenticator(
+AUTH = Guard(
     STORE,
     fast_settings(
         rules=(Rule.public("/health"), Rule.require("/dns", "edit-dns")),
@@ -36,7 +36,7 @@ AUTH = Authenticator(
     clock=CLOCK,
     audit=None,
     background_flush=False,
-)
+).authenticator
 
 
 def wsgi_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

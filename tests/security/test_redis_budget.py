@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tokenward import Authenticator, MemoryStore, RequestInfo
+from tokenward import MemoryStore, RequestInfo
+from tokenward.guard import Guard
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
 redis = pytest.importorskip("redis", reason="the redis extra installs redis-py")
@@ -48,13 +49,13 @@ def test_two_workers_share_one_budget(prefix: str, clock: FrozenClock) -> None:
     store = MemoryStore()
     token = TokenFactory(store, clock).mint()
     workers = [
-        Authenticator(
+        Guard(
             store,
             fast_settings(),
             clock=clock,
             background_flush=False,
             limiter=RedisFailureLimiter(URL, 3, 60, prefix=prefix),
-        )
+        ).authenticator
         for _ in range(2)
     ]
     statuses = []
@@ -74,9 +75,9 @@ def test_redis_outage_leaves_requests_answered_normally(clock: FrozenClock) -> N
     from tokenward.stores.redis_limiter import RedisFailureLimiter
 
     limiter = RedisFailureLimiter("redis://127.0.0.1:1/0", 1, 60)
-    auth = Authenticator(
+    auth = Guard(
         MemoryStore(), fast_settings(), clock=clock, background_flush=False, limiter=limiter
-    )
+    ).authenticator
     for _ in range(3):
         decision = auth.authenticate(RequestInfo("GET", "/", (WRONG,), "203.0.113.7"))
         assert decision.response is not None

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tokenward import (
-    Authenticator,
     Credentials,
     FailureReason,
     Realm,
@@ -19,6 +18,7 @@ from tokenward import (
 )
 from tokenward.audit import AuditEvent
 from tokenward.errors import AuthenticationError
+from tokenward.guard import Guard
 from tokenward.testing import FAST_ARGON2, FrozenClock, TokenFactory, fast_settings
 
 
@@ -30,9 +30,9 @@ def test_nothing_the_library_keeps_or_says_contains_the_secret(
     service = TokenService(store, argon2=FAST_ARGON2, clock=clock, audit=events.append)
     created = service.create("alice", "ci", acls=["edit-dns"], whitelist_ips=["192.0.2.0/24"])
     secret = created.secret
-    auth = Authenticator(
+    auth = Guard(
         store, fast_settings(max_failures=1), clock=clock, audit=events.append, audit_success=True
-    )
+    ).authenticator
     header = f"cpanel alice:{secret}"
     texts: list[str] = []
     with caplog.at_level(logging.DEBUG):

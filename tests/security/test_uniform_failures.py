@@ -11,12 +11,12 @@ import pytest
 import webtest
 
 from tokenward import (
-    Authenticator,
     MemoryStore,
     Owner,
     Realm,
     TokenwardWSGIMiddleware,
 )
+from tokenward.guard import Guard
 from tokenward.testing import FrozenClock, TokenFactory, fast_settings
 
 
@@ -40,14 +40,14 @@ def scenario(
     fenced = factory.mint("alice", whitelist_ips=["198.51.100.0/24"])
     suspended = factory.mint("suspended")
     revoked = factory.mint("alice")
-    auth = Authenticator(
+    auth = Guard(
         store,
         fast_settings(),
         clock=clock,
         directory=Directory(),
         audit=None,
         background_flush=False,
-    )
+    ).authenticator
     middleware = TokenwardWSGIMiddleware(ok_app, authenticator=auth)
     app = webtest.TestApp(middleware, extra_environ={"REMOTE_ADDR": "192.0.2.1"})
     for token in (live, expired, fenced, suspended, revoked):  # warm every path

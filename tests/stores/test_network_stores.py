@@ -15,7 +15,7 @@ from tests.stores.conftest import (
     redis_reachable,
     require_service,
 )
-from tokenward import Authenticator, RequestInfo, StoreError, open_store
+from tokenward import Guard, RequestInfo, StoreError, open_store
 from tokenward.cli import main
 from tokenward.testing import fast_settings
 from tokenward.testing.conformance import record
@@ -33,7 +33,7 @@ def test_an_unreachable_server_is_a_store_error_quickly_and_a_503(url: str) -> N
         store.get("0" * 32)
     assert time.monotonic() - started < 30  # short timeouts, not a hung worker
     assert excinfo.value.__cause__ is not None  # raised from the driver's error
-    auth = Authenticator(store, fast_settings(), background_flush=False, audit=None)
+    auth = Guard(store, fast_settings(), background_flush=False, audit=None).authenticator
     assert auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1")).reason is not None
     decision = auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1"))
     assert decision.response is not None

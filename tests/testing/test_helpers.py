@@ -1,20 +1,9 @@
 from __future__ import annotations
 
-from tokenward import Authenticator, MemoryStore, RequestInfo, parse_authorization
-from tokenward.testing import FrozenClock, TokenFactory, fast_settings, use_store
+from pathlib import Path
 
-
-def test_use_store_swaps_every_live_authenticator_and_restores_it() -> None:
-    production, test_store = MemoryStore(), MemoryStore()
-    auth = Authenticator(production, fast_settings(), background_flush=False)
-    token = TokenFactory(test_store).mint()
-    request = RequestInfo("GET", "/", (token.header,), "192.0.2.1")
-    assert not auth.authenticate(request).allowed
-    with use_store(test_store):
-        assert auth.store is test_store
-        assert auth.authenticate(request).allowed
-    assert auth.store is production
-    assert not auth.authenticate(request).allowed
+from tokenward import open_store, parse_authorization
+from tokenward.testing import FrozenClock, TokenFactory, empty, session_store_url
 
 
 def test_minted_token_offers_headers_for_every_kind_of_client() -> None:
@@ -41,13 +30,20 @@ def test_factory_expiry_is_relative_to_its_clock() -> None:
     assert token.created.record.expires_at == 1060
 
 
-def test_apps_built_while_use_store_is_active_serve_from_the_test_store() -> None:
-    from tokenward import build_authenticator
+def test_the_session_store_url_names_a_file_in_the_directory_given(tmp_path: Path) -> None:
+    url = session_store_url(tmp_path)
+    assert url.startswith(f"sqlite:///{tmp_path}/")
+    store = open_store(url)
+    try:
+        TokenFactory(store).mint()
+        assert (tmp_path / "tokenward-tests.db").exists()
+    finally:
+        store.close()
 
-    test_store = MemoryStore()
-    token = TokenFactory(test_store).mint()
-    with use_store(test_store):
-        auth = build_authenticator("sqlite:///never-created.db", fast_settings())
-        assert auth.store is test_store
-        assert auth.authenticate(RequestInfo("GET", "/", (token.header,), "192.0.2.1")).allowed
-    assert build_authenticator("memory://").store is not test_store
+
+def test_empty_revokes_every_token() -> None:
+    factory = TokenFactory()
+    factory.mint("alice")
+    factory.mint("bob", realm="whm")
+    empty(factory.store)
+    assert factory.store.list() == []

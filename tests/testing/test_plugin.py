@@ -79,10 +79,16 @@ def test_public_route(tokenward_client):
 """
 
 
+@pytest.mark.parametrize("own_store", [False, True], ids=["plugin-store", "own-store"])
 def test_plugin_fixtures_authenticate_against_an_app_built_at_import(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, own_store: bool
 ) -> None:
-    monkeypatch.setenv("TOKENWARD_STORE", f"sqlite:///{pytester.path}/app.db")
+    """With ``$TOKENWARD_STORE`` unset the plugin provides one (emptied between tests);
+    a project's own is used as it is."""
+    if own_store:
+        monkeypatch.setenv("TOKENWARD_STORE", f"sqlite:///{pytester.path}/app.db")
+    else:
+        monkeypatch.delenv("TOKENWARD_STORE", raising=False)
     pytester.makepyfile(myapp=textwrap.dedent(APP))
     pytester.makepyfile(
         test_wsgi=textwrap.dedent(WSGI_TESTS), test_asgi=textwrap.dedent(ASGI_TESTS)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tokenward import Authenticator, MemoryStore, TokenService
+from tokenward import MemoryStore, TokenService
 from tokenward.audit import log_event
 from tokenward.core.tokens import Realm
-from tokenward.management.http import ManagementASGI, management_settings
+from tokenward.guard import Guard
+from tokenward.management.http import MANAGEMENT_RULES, ManagementASGI
 from tokenward.management.web import TokenPageASGI
 from tokenward.server import LOOPBACK, TokenwardServer
 from tokenward.testing import FAST_ARGON2, FrozenClock, MintedToken, fast_settings
@@ -54,8 +55,8 @@ class WebServer:
         # The audit trail goes to the logs, as in tokenward serve: tests can search them.
         self.service = TokenService(self.store, argon2=FAST_ARGON2, clock=clock, audit=log_event)
         settings = fast_settings(trusted_proxies=LOOPBACK, last_used_interval=0.05)
-        manager = Authenticator(self.store, management_settings(settings), clock=clock)
-        forward = Authenticator(self.store, settings, clock=clock)
+        guard = Guard(self.store, settings, clock=clock)
+        manager, forward = guard.authenticator_for(MANAGEMENT_RULES, "token"), guard.authenticator
         self.page = TokenPageASGI(self.service, manager)
         app = TokenwardServer(
             forward, extra_routes={"/": ManagementASGI(self.service, manager), mount: self.page}

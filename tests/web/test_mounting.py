@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from tokenward import Authenticator, MemoryStore, SQLiteStore, TokenService
+from tokenward import MemoryStore, SQLiteStore, TokenService
+from tokenward.guard import Guard
 from tokenward.management.web import TokenPageASGI
 from tokenward.server import build_server
 from tokenward.testing import FAST_ARGON2, MintedToken, fast_settings
@@ -43,7 +44,7 @@ def test_the_page_mounts_inside_a_starlette_app_under_any_prefix() -> None:
     store = MemoryStore()
     service = TokenService(store, argon2=FAST_ARGON2)
     token = MintedToken(service.create("alice", "admin"))
-    page = TokenPageASGI(service, Authenticator(store, fast_settings(), audit=None))
+    page = TokenPageASGI(service, Guard(store, fast_settings(), audit=None).authenticator)
 
     async def home(request: object) -> PlainTextResponse:
         return PlainTextResponse("the user's own app")
@@ -64,7 +65,7 @@ def test_the_page_runs_on_its_own_with_its_lifespan() -> None:
     store = MemoryStore()
     service = TokenService(store, argon2=FAST_ARGON2)
     token = MintedToken(service.create("alice", "admin"))
-    authenticator = Authenticator(store, fast_settings(), audit=None)
+    authenticator = Guard(store, fast_settings(), audit=None).authenticator
     page = TokenPageASGI(service, authenticator)
     with running(page) as url, httpx.Client(base_url=url) as http:
         signed_in = sign_in_http(http, "", token)

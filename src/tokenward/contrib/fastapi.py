@@ -23,7 +23,8 @@ from tokenward.core.acl import grants
 from tokenward.core.responses import Response as Refusal
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity
-from tokenward.factory import StoreSpec, build_authenticator
+from tokenward.factory import resolve_authenticator
+from tokenward.guard import Guard, StoreSpec
 
 __all__ = ["Refused", "TokenwardAuth"]
 
@@ -41,13 +42,13 @@ class Refused(HTTPException):
 class TokenwardAuth:
     def __init__(
         self,
-        store: StoreSpec = None,
+        store: Guard | StoreSpec = None,
         settings: Settings | None = None,
         *,
         authenticator: Authenticator | None = None,
         **options: Any,
     ) -> None:
-        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+        self.authenticator = resolve_authenticator(store, settings, authenticator, options)
         self.scheme = APIKeyHeader(
             name="Authorization",
             scheme_name="cpanelToken",

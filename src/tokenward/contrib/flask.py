@@ -1,10 +1,14 @@
 """Flask: ``Tokenward(app)`` or ``tokenward.init_app(app)``.
 
 Configuration is read once, in ``init_app``, from ``app.config``: ``TOKENWARD_STORE`` (a URL
-or a store; default ``$TOKENWARD_STORE``), and either ``TOKENWARD_SETTINGS`` (a ``Settings``)
-or individual ``TOKENWARD_<FIELD>`` keys (``TOKENWARD_RULES``, ``TOKENWARD_TRUSTED_PROXIES``,
-…). Route rules decide which paths need a token; ``@requires("edit-dns")`` adds ACLs per view.
-The identity is ``current_identity()`` (or ``g.tokenward_identity``).
+or a store; default ``$TOKENWARD_STORE``), ``TOKENWARD_DIRECTORY``, ``TOKENWARD_AUDIT`` and
+``TOKENWARD_LIMITER`` (objects or dotted paths), and either ``TOKENWARD_SETTINGS`` (a
+``Settings``) or individual ``TOKENWARD_<FIELD>`` keys (``TOKENWARD_RULES``, …): the same
+names as Django's ``TOKENWARD`` and the environment (``Guard.from_mapping``). Or pass a
+``Guard`` built elsewhere: ``Tokenward(app, guard=guard)``. Route rules decide which paths need
+a token; ``@requires("edit-dns")`` adds ACLs per view. The identity is ``current_identity()``
+(or ``g.tokenward_identity``). Pending last-used times are written by ``close()`` (call it
+from your server's shutdown hook; a normal interpreter exit does it too).
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from flask import Flask, Response, current_app, g, request
 from tokenward.authenticator import Authenticator
 from tokenward.core.acl import grants
 from tokenward.core.responses import Response as Refusal
-from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity
-from tokenward.factory import build_authenticator
+from tokenward.factory import IDENTITY_KEY
+from tokenward.guard import Guard
 from tokenward.wsgi import request_from_environ
 
 __all__ = ["Tokenward", "current_identity", "requires"]
@@ -31,19 +35,27 @@ _EXTENSION = "tokenward"
 
 
 class Tokenward:
-    def __init__(self, app: Flask | None = None, **options: Any) -> None:
-        """``options`` go to ``Authenticator`` (``clock``, ``directory``, ``audit``, …)."""
+    def __init__(
+        self, app: Flask | None = None, *, guard: Guard | None = None, **options: Any
+    ) -> None:
+        """``options`` go to the ``Guard`` built from ``app.config`` (``clock``, …)."""
+        self.guard = guard
         self.options = options
         self.authenticator: Authenticator | None = None
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        self.authenticator = build_authenticator(
-            app.config.get("TOKENWARD_STORE"), settings_from_config(app.config), **self.options
-        )
+        if self.guard is None:
+            self.guard = Guard.from_mapping(config_values(app.config), **self.options)
+        self.authenticator = self.guard.start().authenticator
         app.extensions[_EXTENSION] = self
         app.before_request(self._authenticate)
+
+    def close(self) -> None:
+        """Write pending last-used times (a server's shutdown hook calls this)."""
+        if self.guard is not None:
+            self.guard.close()
 
     def _authenticate(self) -> Response | None:
         assert self.authenticator is not None
@@ -55,21 +67,18 @@ class Tokenward:
             return to_flask(decision.response)
         g.tokenward_identity = decision.identity
         if decision.identity is not None:
-            environ["tokenward.identity"] = decision.identity
+            environ[IDENTITY_KEY] = decision.identity
         return None
 
 
-def settings_from_config(config: Any) -> Settings:
-    given = config.get("TOKENWARD_SETTINGS")
-    if isinstance(given, Settings):
-        return given
-    values = {
-        key[len("TOKENWARD_") :].lower(): value
+def config_values(config: Any) -> dict[str, Any]:
+    """The ``TOKENWARD_*`` keys without their prefix; ``Guard.from_mapping`` refuses
+    unknown ones, so a typo never leaves a route open."""
+    return {
+        key[len("TOKENWARD_") :]: value
         for key, value in config.items()
-        if key.startswith("TOKENWARD_") and key not in ("TOKENWARD_STORE", "TOKENWARD_SETTINGS")
+        if key.startswith("TOKENWARD_")
     }
-    # Settings.from_mapping refuses unknown keys: a typo must not leave a route open.
-    return Settings.from_mapping(values)
 
 
 def to_flask(refusal: Refusal) -> Response:

@@ -3,7 +3,7 @@
     from starlette.middleware import Middleware
     from starlette.middleware.authentication import AuthenticationMiddleware
     backend = TokenwardBackend(settings=Settings(rules=(Rule.public("/health"),)))
-    app = Starlette(routes=..., middleware=[
+    app = Starlette(routes=..., lifespan=backend.lifespan, middleware=[
         Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)])
 
 ``request.user`` is a ``TokenwardUser`` (``.token`` is the ``Identity``) and
@@ -14,6 +14,8 @@ not Starlette's default 400.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.authentication import (
@@ -31,7 +33,8 @@ from tokenward.core.acl import ALL
 from tokenward.core.responses import Response as Refusal
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity
-from tokenward.factory import IDENTITY_KEY, StoreSpec, build_authenticator
+from tokenward.factory import IDENTITY_KEY, resolve_authenticator
+from tokenward.guard import Guard, StoreSpec
 
 __all__ = ["ACLScopes", "TokenCredentials", "TokenwardBackend", "TokenwardUser", "to_starlette"]
 
@@ -83,13 +86,13 @@ def to_starlette(refusal: Refusal) -> Response:
 class TokenwardBackend(AuthenticationBackend):
     def __init__(
         self,
-        store: StoreSpec = None,
+        store: Guard | StoreSpec = None,
         settings: Settings | None = None,
         *,
         authenticator: Authenticator | None = None,
         **options: Any,
     ) -> None:
-        self.authenticator = authenticator or build_authenticator(store, settings, **options)
+        self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         request = request_from_scope(conn.scope, self.authenticator.settings)
@@ -101,6 +104,16 @@ class TokenwardBackend(AuthenticationBackend):
             return None  # a public route: Starlette's UnauthenticatedUser
         conn.scope[IDENTITY_KEY] = identity
         return TokenCredentials(identity), TokenwardUser(identity)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """Pass as ``Starlette(lifespan=backend.lifespan)``: pending last-used times are
+        written at shutdown (nothing else of tokenward's hears it in this setup)."""
+        await self.authenticator.guard.astart()
+        try:
+            yield
+        finally:
+            await self.authenticator.guard.aclose()
 
     def on_error(self, conn: HTTPConnection, exc: Exception) -> Response:
         """Pass as ``AuthenticationMiddleware(on_error=backend.on_error)``."""

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tokenward.core.acl import ALL, WHM_ACL_GROUPS
-from tokenward.core.crypto import lookup_digest
 from tokenward.core.tokens import Identity, Realm
 from tokenward.errors import TokenNotFoundError, TokenwardError, ValidationError
 from tokenward.management.service import KEEP, TokenService
@@ -290,13 +289,11 @@ def _whm_revoke(service: TokenService, caller: Identity, params: Params) -> Any:
 
 
 def _whm_details(service: TokenService, caller: Identity, params: Params) -> Any:
-    digest = lookup_digest(Realm.WHM, required(params, "token"))
-    record = service.store.get(digest)
-    # Only the caller's own tokens, and only by their current secret.
-    if record is None or record.user != caller.user or record.digest != digest:
-        raise ValidationError("The API token does not exist.")
-    view = service.show(caller.user, record.name, realm=Realm.WHM, actor=caller)
-    return {"tokens": {record.name: _whm_record(view)}}
+    try:  # only the caller's own tokens, and only by their current secret
+        view = service.show_by_secret(Realm.WHM, required(params, "token"), actor=caller)
+    except TokenNotFoundError:
+        raise ValidationError("The API token does not exist.") from None
+    return {"tokens": {view.name: _whm_record(view)}}
 
 
 WHM: dict[str, Handler] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from tokenward.authenticator import Authenticator
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import Argon2Profile, lookup_digest
 from tokenward.core.header import Credentials, parse_authorization
@@ -18,6 +17,7 @@ from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import FailureReason, StoreError, TokenwardError
+from tokenward.guard import Guard
 from tokenward.management.text import FAILURE_HINTS, format_time
 from tokenward.stores.base import TokenStore, Usage
 
@@ -80,9 +80,9 @@ def check_header(
 ) -> CheckResult:
     """The verdict for one ``Authorization`` value, with the reason and what to look at."""
     settings = Settings(argon2=argon2 or Argon2Profile())
-    auth = Authenticator(
+    auth = Guard(
         _ReadOnlyStore(store), settings, clock=clock, audit=None, background_flush=False
-    )
+    ).authenticator
     try:
         decision = auth.authenticate(RequestInfo(method.upper(), path, (header,), ip))
     finally:

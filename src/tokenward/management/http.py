@@ -19,7 +19,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from tokenward.asgi import Receive, Scope, Send, request_from_scope, route_path
+from tokenward.asgi import request_from_scope, route_path
+from tokenward.asgi_io import BodyTooLargeError, Receive, Scope, Send, read_body, send_response
 from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.responses import Response
 from tokenward.core.settings import Rule, Settings
@@ -163,16 +164,7 @@ class ManagementASGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        outcome = await self._handle(scope, receive)
-        status, headers, body = _answer(outcome)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode(), v.encode()) for k, v in headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, *_answer(await self._handle(scope, receive)))
 
     async def _handle(
         self, scope: Scope, receive: Receive
@@ -187,17 +179,10 @@ class ManagementASGI:
         headers = dict(scope.get("headers", ()))
         if _declared_length(headers.get(b"content-length", b"")) > MAX_BODY:
             return _TOO_LARGE
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                return _TOO_LARGE
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
+        try:
+            body = await read_body(receive, MAX_BODY)
+        except BodyTooLargeError:
+            return _TOO_LARGE
         return await asyncio.to_thread(
             respond,
             self.service,
@@ -205,7 +190,7 @@ class ManagementASGI:
             path=route_path(scope),  # below root_path: the API works under any mount point
             query=scope.get("query_string", b"").decode("latin-1"),
             content_type=headers.get(b"content-type", b"").decode("latin-1"),
-            body=b"".join(chunks),
+            body=body,
             refusal=self.authenticator.responses.unauthorized,
         )
 

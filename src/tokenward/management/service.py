@@ -330,6 +330,22 @@ class TokenService:
         self._caller(actor, realm, user, now)
         return TokenView.from_record(self._require(realm, user, name), now)
 
+    def show_by_secret(
+        self, realm: Realm | str, secret: str, *, actor: Identity | None = None
+    ) -> TokenView:
+        """The token whose *current* secret is ``secret`` (WHM's ``api_token_get_details``),
+        among the actor's owner's tokens when an actor asks; ``TokenNotFoundError`` else."""
+        realm = Realm.parse(realm)
+        digest = lookup_digest(realm, secret)
+        record = self.store.get(digest)
+        if (
+            record is None
+            or record.digest != digest
+            or (actor is not None and (record.realm, record.user) != (actor.realm, actor.user))
+        ):
+            raise TokenNotFoundError("no token has that secret")
+        return self.show(record.user, record.name, realm=realm, actor=actor)
+
     # -- accounts (called by the hosting system, not by tokens) ---------------------------
 
     def rename_user(self, realm: Realm | str, old: str, new: str) -> int:

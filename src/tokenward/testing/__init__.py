@@ -6,12 +6,11 @@ the same code path as production without spending tens of milliseconds per token
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterable, Iterator
+import os
+import secrets
+from collections.abc import Iterable
 
-from tokenward import factory
-from tokenward.authenticator import live_authenticators
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.header import format_authorization
 from tokenward.core.settings import Settings
@@ -25,8 +24,10 @@ __all__ = [
     "FrozenClock",
     "MintedToken",
     "TokenFactory",
+    "empty",
     "fast_settings",
-    "use_store",
+    "is_session_store_url",
+    "session_store_url",
 ]
 
 FAST_ARGON2 = Argon2Profile.cheapest()
@@ -109,7 +110,8 @@ class TokenFactory:
             expires_at = int(self.clock() + expires_in)
         created = self.service.create(
             user,
-            name or f"token-{self._count}",
+            # Unique across factories: a store kept between tests never sees a name twice.
+            name or f"token-{self._count}-{secrets.token_hex(4)}",
             realm=realm,
             acls=acls,
             whitelist_ips=whitelist_ips,
@@ -118,26 +120,23 @@ class TokenFactory:
         return MintedToken(created)
 
 
-@contextlib.contextmanager
-def use_store(store: TokenStore) -> Iterator[TokenStore]:
-    """Point every authenticator in this process at ``store`` for the duration.
+def session_store_url(directory: str | os.PathLike[str]) -> str:
+    """A throwaway SQLite store in ``directory`` for a test session. Apps built from
+    ``$TOKENWARD_STORE`` and the test's ``TokenFactory`` meet in it through the same door a
+    deployment uses, and its ``tokenward_upgrade=off`` option tells every guard not to
+    re-hash its tokens: they are weak on purpose, and a background write must not race the
+    test's own checks."""
+    return f"sqlite:///{os.path.abspath(directory)}/{_SESSION_STORE}"
 
-    An app built at import time (``app = TokenwardWSGIMiddleware(app)``, ``Tokenward(app)``)
-    or during the test (an app factory, Django's lazily built middleware) then accepts the
-    tokens a test mints into ``store``, without any change to the app's code. The previous
-    stores come back afterwards. Meanwhile no verifier is upgraded: test tokens are weak
-    on purpose, and a background write must not race the test's own checks.
-    """
-    swapped = [
-        (auth, auth.use_store(store), auth.verifications.upgrade) for auth in live_authenticators()
-    ]
-    for auth, _, _ in swapped:
-        auth.verifications.upgrade = None
-    factory._test_stores.append(store)
-    try:
-        yield store
-    finally:
-        factory._test_stores.remove(store)
-        for auth, previous, upgrade in swapped:
-            auth.use_store(previous)
-            auth.verifications.upgrade = upgrade
+
+def is_session_store_url(url: str) -> bool:
+    """A URL ``session_store_url`` made: its store is throwaway, and emptied between tests."""
+    return url.endswith("/" + _SESSION_STORE)
+
+
+_SESSION_STORE = "tokenward-tests.db?tokenward_upgrade=off"
+
+
+def empty(store: TokenStore) -> None:
+    """Revoke every token in ``store`` (between tests)."""
+    store.delete([record.id for record in store.list()])

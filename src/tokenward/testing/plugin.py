@@ -3,8 +3,12 @@
 Fixtures (all prefixed ``tokenward_`` so they never shadow a project's own):
 
 - ``tokenward_clock``: a ``FrozenClock``;
-- ``tokenward_store``: a fresh ``MemoryStore`` that every authenticator in the process
-  serves from during the test (see ``use_store``);
+- ``tokenward_store``: the store your app serves from, emptied before each test. Before
+  your conftest runs, the plugin points ``$TOKENWARD_STORE`` at a throwaway SQLite file
+  (``tokenward.testing.session_store_url``) unless it is already set, so an app built at import
+  time from ``$TOKENWARD_STORE`` and the tokens a test mints meet there: the same door a
+  deployment uses, no swapping behind the app's back. A ``$TOKENWARD_STORE`` of your own is
+  used as it is and never emptied;
 - ``tokenward_factory``: a ``TokenFactory`` minting real tokens into that store;
 - ``tokenward_token``: one minted token; configure it with
   ``@pytest.mark.tokenward(user="bob", acls=["edit-dns"], realm="whm", ...)``;
@@ -15,14 +19,42 @@ Fixtures (all prefixed ``tokenward_`` so they never shadow a project's own):
 from __future__ import annotations
 
 import inspect
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tokenward.stores.memory import MemoryStore
-from tokenward.testing import FrozenClock, MintedToken, TokenFactory, use_store
+from tokenward.errors import ConfigurationError
+from tokenward.stores.base import TokenStore
+from tokenward.stores.url import STORE_ENV, open_store
+from tokenward.testing import (
+    FrozenClock,
+    MintedToken,
+    TokenFactory,
+    empty,
+    is_session_store_url,
+    session_store_url,
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Before any conftest imports an app: give the session a store, unless it has one."""
+    if os.environ.get(STORE_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="tokenward-tests-")
+    url = os.environ[STORE_ENV] = session_store_url(directory)
+
+    def restore() -> None:
+        if os.environ.get(STORE_ENV) == url:
+            del os.environ[STORE_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
+
+    early_config.add_cleanup(restore)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,15 +70,29 @@ def tokenward_clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture
-def tokenward_store() -> Iterator[MemoryStore]:
-    store = MemoryStore()
-    with use_store(store):
-        yield store
+@pytest.fixture(scope="session")
+def _tokenward_session_store() -> Iterator[TokenStore]:
+    url = os.environ.get(STORE_ENV, "")
+    if not url or url.startswith("memory:"):
+        raise ConfigurationError(
+            f"{STORE_ENV}={url!r} cannot be shared between your app and the test's tokens: "
+            "leave it unset (the tokenward plugin then provides a test store) or name a "
+            "file or server"
+        )
+    store = open_store(url)
+    yield store
+    store.close()
 
 
 @pytest.fixture
-def tokenward_factory(tokenward_store: MemoryStore) -> TokenFactory:
+def tokenward_store(_tokenward_session_store: TokenStore) -> TokenStore:
+    if is_session_store_url(os.environ.get(STORE_ENV, "")):
+        empty(_tokenward_session_store)  # a throwaway store: each test starts empty
+    return _tokenward_session_store
+
+
+@pytest.fixture
+def tokenward_factory(tokenward_store: TokenStore) -> TokenFactory:
     # Tokens are minted at the real time so that apps with their own clock accept them.
     return TokenFactory(tokenward_store, FrozenClock(time.time()))
 

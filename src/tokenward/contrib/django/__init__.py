@@ -5,13 +5,18 @@
     TOKENWARD = {"STORE": "sqlite:///tokens.db", "RULES": [Rule.public("/health")]}
 
 ``settings.TOKENWARD`` is read once (and again only when tests override it); its keys are
-``STORE`` (a URL, or ``"django"`` for the project's own database) plus ``Settings`` fields
-in capitals. The identity is ``request.tokenward_identity``.
+``STORE`` (a URL, or ``"django"`` for the project's own database), ``DIRECTORY``, ``AUDIT``
+and ``LIMITER`` (objects or dotted paths) plus ``Settings`` fields in capitals: the names
+Flask's config and the environment use too (``Guard.from_mapping``). The identity is
+``request.tokenward_identity``. Under ASGI, wrap the application so that pending last-used
+times are written at shutdown (see ``docs/deploy.md``); under WSGI a normal worker exit
+writes them.
 The request path never touches the ORM: the store is tokenward's own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
@@ -27,8 +32,9 @@ from tokenward.core.acl import grants
 from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Response as Refusal
 from tokenward.core.settings import Settings
-from tokenward.factory import IDENTITY_KEY, build_authenticator
-from tokenward.wsgi import forwarding_from_environ
+from tokenward.factory import IDENTITY_KEY
+from tokenward.guard import Guard, configuration
+from tokenward.wsgi import request_from_environ
 
 __all__ = ["TokenwardMiddleware", "get_authenticator", "requires", "settings_from_django"]
 
@@ -37,21 +43,24 @@ _lock = threading.Lock()
 _authenticator: Authenticator | None = None
 
 
-def settings_from_django(config: dict[str, Any]) -> tuple[Any, Settings]:
-    """(store, Settings) from a ``TOKENWARD`` dict; unknown keys are refused."""
+def settings_from_django(config: dict[str, Any]) -> tuple[Any, Settings, dict[str, Any]]:
+    """(store, Settings, the guard's objects) from a ``TOKENWARD`` dict, validated as every
+    integration validates its configuration; unknown keys are refused."""
     from tokenward.contrib.django.store import resolve_store_url
 
-    values = {key.lower(): value for key, value in config.items() if key != "STORE"}
-    return resolve_store_url(config.get("STORE")), Settings.from_mapping(values)
+    store, settings, options = configuration(config)
+    return resolve_store_url(store), settings, options
 
 
 def get_authenticator() -> Authenticator:
-    """The one authenticator of this process, built from ``settings.TOKENWARD`` on first use."""
-    global _authenticator  # noqa: PLW0603 - one per process, rebuilt when settings change
+    """The project's authenticator, from the ``Guard`` built from ``settings.TOKENWARD`` on
+    first use (Django builds middleware lazily, so the guard is the settings' to own)."""
+    global _authenticator  # noqa: PLW0603 - one per settings, rebuilt when they change
     with _lock:
         if _authenticator is None:
-            store, settings = settings_from_django(getattr(django_settings, "TOKENWARD", {}))
-            _authenticator = build_authenticator(store, settings)
+            config = getattr(django_settings, "TOKENWARD", {})
+            store, settings, options = settings_from_django(config)
+            _authenticator = Guard(store, settings, **options).start().authenticator
         return _authenticator
 
 
@@ -68,18 +77,13 @@ setting_changed.connect(_forget)
 
 
 def request_info(request: HttpRequest, settings: Settings) -> RequestInfo:
-    meta = request.META
-    forwarded, proto = forwarding_from_environ(meta, settings)
-    authorization = meta.get("HTTP_AUTHORIZATION")
-    return RequestInfo(
-        method=request.method or "GET",
-        path=request.path_info or "/",
-        authorization=() if authorization is None else (authorization,),
-        peer=meta.get("REMOTE_ADDR"),
-        forwarded=forwarded,
-        scheme=meta.get("wsgi.url_scheme") or request.scheme or "http",
-        forwarded_proto=proto,
-    )
+    """The WSGI shell's reading of ``request.META`` (an environ under WSGI; under ASGI
+    Django fills the same keys, ``PATH_INFO`` below ``SCRIPT_NAME`` included, all but the
+    scheme)."""
+    info = request_from_environ(request.META, settings)
+    if "wsgi.url_scheme" in request.META:
+        return info
+    return dataclasses.replace(info, scheme=request.scheme or "http")
 
 
 def to_django(refusal: Refusal) -> HttpResponse:

@@ -32,7 +32,7 @@ def check_tokenward_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
         return [Error("settings.TOKENWARD must be a dict", id="tokenward.E001")]
     errors: list[CheckMessage] = []
     try:
-        store, _ = settings_from_django(config)
+        store, _, _ = settings_from_django(config)
     except TokenwardError as exc:
         errors.append(Error(f"settings.TOKENWARD: {exc}", id="tokenward.E002"))
         store = config.get("STORE")

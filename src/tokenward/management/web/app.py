@@ -21,11 +21,8 @@ from tokenward.authenticator import Authenticator
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import lookup_digest
 from tokenward.core.header import format_authorization
-from tokenward.core.policy import authorize
 from tokenward.core.tokens import Identity, Realm
 from tokenward.errors import (
-    AuthenticationError,
-    PermissionDeniedError,
     StoreError,
     ValidationError,
 )
@@ -184,21 +181,14 @@ class TokenPageASGI:
     async def _revalidate(self, session: Session, request: WebRequest) -> Identity | None:
         """The session's token as it is now: still there (same id, same secret), owner
         active, not expired, used from an allowed address, still holding the ACL."""
-        auth = self.authenticator
-        record = await auth.store.aget(session.digest)
-        if record is None or record.id != session.token_id or record.realm is not session.realm:
-            return None
-        try:
-            owner = auth.standing(
-                record,
-                user=session.user,
-                digest=session.digest,
-                client=request.client,
-                now=auth.clock(),
-            )
-            return authorize(record, owner, MANAGE_ACLS)
-        except (AuthenticationError, PermissionDeniedError):
-            return None
+        identity = await self.authenticator.identity_now(
+            session.digest,
+            token_id=session.token_id,
+            user=session.user,
+            client=request.client,
+            required=MANAGE_ACLS,
+        )
+        return identity if identity is not None and identity.realm is session.realm else None
 
     def _signed_out(self, request: WebRequest, session: Session | None) -> Reply:
         stale = session is not None or SESSION_COOKIE in request.cookies

@@ -9,22 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import ParamSpec, Protocol, TypeVar
 
 from tokenward.core.tokens import Identity, TokenStatus
 from tokenward.errors import TokenNotFoundError, ValidationError
+from tokenward.management.service import TokenService
 from tokenward.management.views import CreatedToken, TokenView
 from tokenward.management.web.editor import rotate_page, secret_page, token_form_page
 from tokenward.management.web.forms import TokenForm, field, grace_seconds
 from tokenward.management.web.layout import PageContext, confirm_page
 from tokenward.management.web.listing import list_page
 from tokenward.management.web.plumbing import Fields, Reply, WebRequest
-from tokenward.management.web.sessions import Session
+from tokenward.management.web.sessions import Session, SessionStore
 
-if TYPE_CHECKING:
-    from tokenward.management.web.app import TokenPageASGI
+P = ParamSpec("P")
+T = TypeVar("T")
 
-__all__ = ["ROUTES", "Call", "Route", "sentence"]
+
+class Page(Protocol):
+    """What a handler needs of the page app (``TokenPageASGI`` is one): the page imports
+    the handlers, never the other way round."""
+
+    service: TokenService
+    sessions: SessionStore
+
+    async def run(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A service call off the event loop."""
+        ...
+
+    def clear_cookie(self, request: WebRequest) -> tuple[str, str]: ...
+
+
+__all__ = ["ROUTES", "Call", "Page", "Route", "sentence"]
 
 _MAX_SEARCH = 100
 
@@ -38,7 +54,7 @@ def sentence(exc: Exception) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
-    app: TokenPageASGI
+    app: Page
     request: WebRequest
     session: Session
     identity: Identity

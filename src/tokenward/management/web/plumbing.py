@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import parse_qs, urlsplit
 
-from tokenward.asgi import Receive, Scope, Send, request_from_scope
+from tokenward.asgi import request_from_scope
+from tokenward.asgi_io import BodyTooLargeError, Receive, Scope, Send, read_body, send_response
 from tokenward.core.network import Address
 from tokenward.core.request import RequestInfo
 from tokenward.core.settings import Settings
@@ -149,14 +150,10 @@ async def read_form(scope: Scope, receive: Receive) -> Fields:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             content_type = value.decode("latin-1").lower()
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if len(body) > MAX_FORM_BYTES:
-            raise FormError(413, "The form is too large.")
-        if not message.get("more_body"):
-            break
+    try:
+        body = await read_body(receive, MAX_FORM_BYTES)
+    except BodyTooLargeError:
+        raise FormError(413, "The form is too large.") from None
     if body and not content_type.startswith("application/x-www-form-urlencoded"):
         raise FormError(415, "Only HTML form posts are accepted here.")
     try:
@@ -203,11 +200,4 @@ async def send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
         *SECURITY_HEADERS,
         *reply.headers,
     ]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else reply.body})
+    await send_response(send, reply.status, headers, b"" if head else reply.body)
