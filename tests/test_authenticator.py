@@ -155,8 +155,8 @@ def test_route_acl_missing_gives_403_and_present_passes(
     assert auth.authenticate(request(full.header, path="/dns/zones")).allowed
     refused = auth.authenticate(request(other.header, path="/dns/zones"))
     assert refused.reason is FailureReason.MISSING_ACL
-    assert refused.response is not None
-    assert refused.response.status == 403
+    assert refused.refusal is not None
+    assert refused.refusal.status == 403
 
 
 def test_public_and_optional_routes(
@@ -247,9 +247,9 @@ def test_store_outage_is_a_503_with_retry_after_never_a_pass(
 ) -> None:
     auth = Guard(BrokenStore(), settings, clock=clock, background_flush=False).authenticator
     decision = auth.authenticate(request("cpanel alice:" + "A" * 32))
-    assert decision.response is not None
-    assert decision.response.status == 503
-    assert ("retry-after", "5") in decision.response.headers
+    assert decision.refusal is not None
+    assert decision.refusal.status == 503
+    assert ("retry-after", "5") in decision.refusal.headers
     assert asyncio.run(auth.authenticate_async(request("cpanel alice:" + "A" * 32))).reason is (
         FailureReason.STORE_UNAVAILABLE
     )
@@ -284,7 +284,7 @@ def test_every_authentication_failure_gives_the_same_401(
         "expired": expired.header,
         "address": fenced.header,
     }
-    responses = {k: authenticator.authenticate(request(v)).response for k, v in headers.items()}
+    responses = {k: authenticator.authenticate(request(v)).refusal for k, v in headers.items()}
     assert {r.status for r in responses.values() if r} == {401}
     assert len({responses[k] for k in headers}) == 1
 

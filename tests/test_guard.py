@@ -79,7 +79,7 @@ def test_an_authenticator_for_other_rules_shares_everything_but_the_rules() -> N
     strict = guard.authenticator_for((Rule.require("/", "edit-dns"),), "token")
     token = TokenFactory(guard.store, FrozenClock()).mint(acls=["list-accts"])
     assert guard.authenticator.authenticate(request(token)).allowed
-    assert strict.authenticate(request(token)).response == guard.responses.forbidden
+    assert strict.authenticate(request(token)).refusal == guard.responses.forbidden
     assert strict.verifications is guard.verifications
     assert strict.usage is guard.usage
     guard.close()

@@ -97,8 +97,8 @@ def test_verifications_beyond_the_bound_are_refused_with_503(
         hasher.gate.set()
         assert first.result().allowed
     assert overflow.reason is FailureReason.OVERLOADED
-    assert overflow.response is not None
-    assert overflow.response.status == 503
+    assert overflow.refusal is not None
+    assert overflow.refusal.status == 503
     # Once the pool is free again, the same token is served normally.
     assert auth.authenticate(req(second_token.header)).allowed
 

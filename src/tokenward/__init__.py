@@ -3,13 +3,14 @@
 ``import tokenward`` imports no web framework and no database driver.
 """
 
-from tokenward.asgi import TokenwardASGIMiddleware
+from tokenward.asgi import TokenwardASGIMiddleware, with_lifespan
 from tokenward.audit import AuditEvent
 from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.crypto import Argon2Profile
 from tokenward.core.header import Credentials, format_authorization, parse_authorization
 from tokenward.core.policy import Owner, UserDirectory
 from tokenward.core.request import RequestInfo
+from tokenward.core.responses import Refusal
 from tokenward.core.settings import Rule, Settings
 from tokenward.core.tokens import Identity, Realm, TokenRecord, TokenStatus, generate_secret
 from tokenward.errors import (
@@ -54,6 +55,7 @@ __all__ = [
     "Owner",
     "PermissionDeniedError",
     "Realm",
+    "Refusal",
     "RequestInfo",
     "Rule",
     "SQLiteStore",
@@ -75,6 +77,7 @@ __all__ = [
     "generate_secret",
     "open_store",
     "parse_authorization",
+    "with_lifespan",
 ]
 
 __version__ = "0.1.0"

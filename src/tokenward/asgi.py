@@ -115,7 +115,7 @@ class TokenwardASGIMiddleware:
             return
         request = request_from_scope(scope, self.authenticator.settings)
         decision = await self.authenticator.authenticate_async(request)
-        response = decision.response
+        response = decision.refusal
         if response is None:
             if decision.identity is not None:
                 scope[IDENTITY_KEY] = decision.identity

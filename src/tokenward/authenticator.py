@@ -21,7 +21,7 @@ from tokenward.core.header import Credentials, parse_authorization
 from tokenward.core.network import Address
 from tokenward.core.policy import UNRESTRICTED, Owner, authorize, check_standing
 from tokenward.core.request import RequestInfo
-from tokenward.core.responses import Response, Responses
+from tokenward.core.responses import Refusal, Responses
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity, TokenRecord
 from tokenward.errors import (
@@ -57,16 +57,16 @@ _text = functools.lru_cache(maxsize=8192)(str)  # an address's text, once per ad
 @dataclasses.dataclass(frozen=True, slots=True)
 class Decision:
     """The outcome for one request: pass on (with an identity, or none on a public route),
-    or answer with ``response``. ``reason`` is for logs and ``tokenward check`` only."""
+    or answer with ``refusal``. ``reason`` is for logs and ``tokenward check`` only."""
 
     identity: Identity | None = None
-    response: Response | None = None
+    refusal: Refusal | None = None
     reason: FailureReason | None = None
     detail: str = ""
 
     @property
     def allowed(self) -> bool:
-        return self.response is None
+        return self.refusal is None
 
 
 _PASS = Decision()
@@ -364,7 +364,7 @@ class Authenticator:
                 token_name=token_name,
                 detail=detail,
             )
-        return Decision(response=response, reason=reason, detail=detail)
+        return Decision(refusal=response, reason=reason, detail=detail)
 
     def _emit(
         self,

@@ -110,7 +110,7 @@ class ForwardAuthWSGI:
 
 
 def _answer(decision: Decision) -> tuple[int, list[tuple[str, str]], bytes]:
-    if decision.response is not None:
-        response = decision.response
+    if decision.refusal is not None:
+        response = decision.refusal
         return response.status, list(response.headers), response.body
     return 200, identity_headers(decision), b""

@@ -62,8 +62,8 @@ class TokenwardWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = request_from_environ(environ, self.authenticator.settings)
         decision = self.authenticator.authenticate(request)
-        if decision.response is not None:
-            response = decision.response
+        if decision.refusal is not None:
+            response = decision.refusal
             start_response(response.status_line, list(response.headers))
             return [response.body]
         if decision.identity is not None:

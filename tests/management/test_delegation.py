@@ -149,7 +149,7 @@ def test_deleting_an_account_revokes_all_its_tokens_in_that_realm(
     revoked = service.delete_user(Realm.CPANEL, "alice")
     assert sorted(r.name for r in revoked) == ["backup", "ci"]
     assert attempt(f"cpanel alice:{ci.secret}").reason is FailureReason.UNKNOWN_TOKEN
-    assert [(v.realm.value, v.name) for v in service.list()] == [("whm", "ci")]
+    assert [(v.realm.value, v.name) for v in service.list_tokens()] == [("whm", "ci")]
     assert events[-1].kind == "user.delete"
 
 
@@ -277,8 +277,8 @@ def test_a_token_can_revoke_and_rename_but_only_its_own_users_tokens(
     with pytest.raises(ValidationError, match="its own tokens"):
         service.revoke("bob", ["admin"], actor=caller)
     with pytest.raises(ValidationError, match="its own tokens"):
-        service.list(user="bob", actor=caller)
-    assert [v.name for v in service.list(actor=caller)] == ["manager"]
+        service.list_tokens(user="bob", actor=caller)
+    assert [v.name for v in service.list_tokens(actor=caller)] == ["manager"]
 
 
 def test_a_revoked_or_expired_or_replaced_caller_can_do_nothing(

@@ -123,7 +123,7 @@ def test_listing_shows_everything_but_the_secret(
 ) -> None:
     created = service.create("alice", "ci", acls=["edit-dns"], whitelist_ips=["192.0.2.0/24"])
     backend.record_usage([Usage(created.record.id, int(clock()) + 5, "192.0.2.7")])
-    (view,) = service.list()
+    (view,) = service.list_tokens()
     assert view.to_json() == {
         "name": "ci",
         "user": "alice",
@@ -160,7 +160,7 @@ def test_list_filters_by_user_realm_and_name_in_any_case(service: TokenService) 
     service.create("root", "deploy", realm="whm")
 
     def names(**filters: Any) -> list[str]:
-        return [f"{v.realm.value}:{v.user}/{v.name}" for v in service.list(**filters)]
+        return [f"{v.realm.value}:{v.user}/{v.name}" for v in service.list_tokens(**filters)]
 
     assert names(search="DEPLOY") == [
         "cpanel:alice/Deploy-Prod",
@@ -346,7 +346,7 @@ def test_revoke_is_idempotent_and_returns_what_it_revoked(
     assert [r.name for r in revoked] == ["ci"]
     assert service.revoke("alice", ["ci"]) == []
     assert attempt(f"cpanel alice:{ci.secret}").reason is FailureReason.UNKNOWN_TOKEN
-    assert [v.name for v in service.list()] == ["keep"]
+    assert [v.name for v in service.list_tokens()] == ["keep"]
 
 
 def test_revoke_without_names_is_refused(service: TokenService) -> None:
@@ -360,7 +360,7 @@ def test_revoke_all_touches_only_that_user_in_that_realm(service: TokenService) 
     service.create("alice", "a", realm="whm")
     service.create("bob", "a")
     assert sorted(r.name for r in service.revoke_all("alice")) == ["a", "b"]
-    assert [(v.realm.value, v.user) for v in service.list()] == [
+    assert [(v.realm.value, v.user) for v in service.list_tokens()] == [
         ("cpanel", "bob"),
         ("whm", "alice"),
     ]
@@ -374,10 +374,10 @@ def test_expired_tokens_stay_listed_until_purged(
     service.create("alice", "recent", expires_at=start + 20 * DAY)
     service.create("alice", "forever")
     clock.set(start + 40 * DAY)
-    assert [v.status.value for v in service.list()] == ["active", "expired", "expired"]
+    assert [v.status.value for v in service.list_tokens()] == ["active", "expired", "expired"]
     assert [r.name for r in service.purge_expired(older_than=30 * DAY)] == ["old"]
     assert [r.name for r in service.purge_expired()] == ["recent"]
-    assert [v.name for v in service.list()] == ["forever"]
+    assert [v.name for v in service.list_tokens()] == ["forever"]
     assert [e.kind for e in events][-2:] == ["token.purge", "token.purge"]
 
 

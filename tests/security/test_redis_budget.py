@@ -61,14 +61,14 @@ def test_two_workers_share_one_budget(prefix: str, clock: FrozenClock) -> None:
     statuses = []
     for i in range(4):  # the failures alternate between the two workers
         decision = workers[i % 2].authenticate(RequestInfo("GET", "/", (WRONG,), "203.0.113.7"))
-        assert decision.response is not None
-        statuses.append(decision.response.status)
+        assert decision.refusal is not None
+        statuses.append(decision.refusal.status)
     assert statuses == [401, 401, 401, 429]
     ok = workers[0].authenticate(RequestInfo("GET", "/", (token.header,), "203.0.113.7"))
     assert ok.allowed
     other = workers[1].authenticate(RequestInfo("GET", "/", (WRONG,), "198.51.100.1"))
-    assert other.response is not None
-    assert other.response.status == 401
+    assert other.refusal is not None
+    assert other.refusal.status == 401
 
 
 def test_redis_outage_leaves_requests_answered_normally(clock: FrozenClock) -> None:
@@ -80,5 +80,5 @@ def test_redis_outage_leaves_requests_answered_normally(clock: FrozenClock) -> N
     ).authenticator
     for _ in range(3):
         decision = auth.authenticate(RequestInfo("GET", "/", (WRONG,), "203.0.113.7"))
-        assert decision.response is not None
-        assert decision.response.status == 401
+        assert decision.refusal is not None
+        assert decision.refusal.status == 401

@@ -36,11 +36,11 @@ def test_an_unreachable_server_is_a_store_error_quickly_and_a_503(url: str) -> N
     auth = Guard(store, fast_settings(), background_flush=False, audit=None).authenticator
     assert auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1")).reason is not None
     decision = auth.authenticate(RequestInfo("GET", "/", HEADER, "192.0.2.1"))
-    assert decision.response is not None
-    assert decision.response.status == 503
+    assert decision.refusal is not None
+    assert decision.refusal.status == 503
     async_decision = asyncio.run(auth.authenticate_async(RequestInfo("GET", "/", HEADER, "x")))
-    assert async_decision.response is not None
-    assert async_decision.response.status == 503
+    assert async_decision.refusal is not None
+    assert async_decision.refusal.status == 503
 
 
 @pytest.mark.postgres

@@ -85,7 +85,7 @@ class WebServer:
         return client
 
     def names(self, user: str = "alice", realm: Realm = Realm.CPANEL) -> list[str]:
-        return [view.name for view in self.service.list(user=user, realm=realm)]
+        return [view.name for view in self.service.list_tokens(user=user, realm=realm)]
 
 
 def sign_in_http(http: httpx.Client, mount: str, token: MintedToken) -> httpx.Response:

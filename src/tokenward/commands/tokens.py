@@ -61,7 +61,7 @@ def _configure_list(parser: argparse.ArgumentParser) -> None:
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     realm = None if args.realm == "all" else args.realm
-    views = ctx.service().list(user=args.user, realm=realm, search=args.search)
+    views = ctx.service().list_tokens(user=args.user, realm=realm, search=args.search)
     if args.json:
         ctx.json([view.to_json() for view in views])
         return 0

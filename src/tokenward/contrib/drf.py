@@ -66,7 +66,7 @@ class TokenwardAuthentication(BaseAuthentication):
             raise exceptions.PermissionDenied()
         if decision.reason is FailureReason.UNSAFE_PATH:
             raise exceptions.ParseError("bad request path")
-        if decision.response is not None or decision.identity is None:
+        if decision.refusal is not None or decision.identity is None:
             raise exceptions.AuthenticationFailed()
         return TokenUser(decision.identity), decision.identity
 

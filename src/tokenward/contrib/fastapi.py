@@ -20,7 +20,7 @@ from starlette.responses import Response
 from tokenward.asgi import request_from_scope
 from tokenward.authenticator import Authenticator
 from tokenward.core.acl import grants
-from tokenward.core.responses import Response as Refusal
+from tokenward.core.responses import Refusal
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity
 from tokenward.factory import resolve_authenticator
@@ -77,8 +77,8 @@ class TokenwardAuth:
                 request_from_scope(request.scope, self.authenticator.settings)
             )
             responses = self.authenticator.responses
-            if decision.response is not None:
-                raise Refused(decision.response)
+            if decision.refusal is not None:
+                raise Refused(decision.refusal)
             identity = decision.identity
             if identity is None:  # the route is public in the rules, but this view is not
                 raise Refused(responses.unauthorized)

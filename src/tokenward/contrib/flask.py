@@ -21,7 +21,7 @@ from flask import Flask, Response, current_app, g, request
 
 from tokenward.authenticator import Authenticator
 from tokenward.core.acl import grants
-from tokenward.core.responses import Response as Refusal
+from tokenward.core.responses import Refusal
 from tokenward.core.tokens import Identity
 from tokenward.factory import IDENTITY_KEY
 from tokenward.guard import Guard
@@ -63,8 +63,8 @@ class Tokenward:
         decision = self.authenticator.authenticate(
             request_from_environ(environ, self.authenticator.settings)
         )
-        if decision.response is not None:
-            return to_flask(decision.response)
+        if decision.refusal is not None:
+            return to_flask(decision.refusal)
         g.tokenward_identity = decision.identity
         if decision.identity is not None:
             environ[IDENTITY_KEY] = decision.identity

@@ -30,7 +30,7 @@ from starlette.responses import Response
 from tokenward.asgi import request_from_scope
 from tokenward.authenticator import Authenticator
 from tokenward.core.acl import ALL
-from tokenward.core.responses import Response as Refusal
+from tokenward.core.responses import Refusal
 from tokenward.core.settings import Settings
 from tokenward.core.tokens import Identity
 from tokenward.factory import IDENTITY_KEY, resolve_authenticator
@@ -97,8 +97,8 @@ class TokenwardBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         request = request_from_scope(conn.scope, self.authenticator.settings)
         decision = await self.authenticator.authenticate_async(request)
-        if decision.response is not None:
-            raise _Refused(decision.response)
+        if decision.refusal is not None:
+            raise _Refused(decision.refusal)
         identity = decision.identity
         if identity is None:
             return None  # a public route: Starlette's UnauthenticatedUser

@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
-__all__ = ["Response", "Responses"]
+__all__ = ["Refusal", "Responses"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Response:
+class Refusal:
+    """One of tokenward's own answers to a request it refuses: status, headers, body."""
+
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
@@ -32,7 +34,7 @@ _PHRASES = {
 }
 
 
-def _json(status: int, message: str, *extra: tuple[str, str]) -> Response:
+def _json(status: int, message: str, *extra: tuple[str, str]) -> Refusal:
     body = json.dumps({"error": message}).encode()
     headers = (
         ("content-type", "application/json"),
@@ -40,7 +42,7 @@ def _json(status: int, message: str, *extra: tuple[str, str]) -> Response:
         ("cache-control", "no-store"),
         *extra,
     )
-    return Response(status, headers, body)
+    return Refusal(status, headers, body)
 
 
 class Responses:
@@ -53,5 +55,5 @@ class Responses:
         self.bad_request = _json(400, "bad request")
         self.unavailable = _json(503, "service unavailable", ("retry-after", str(retry_after)))
 
-    def too_many_requests(self, retry_after: int) -> Response:
+    def too_many_requests(self, retry_after: int) -> Refusal:
         return _json(429, "too many requests", ("retry-after", str(retry_after)))

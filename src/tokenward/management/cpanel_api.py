@@ -120,7 +120,7 @@ def _uapi_list(service: TokenService, caller: Identity, params: Params) -> Any:
             "features": sorted(view.acls),
             **_extras(view),
         }
-        for view in service.list(user=caller.user, realm=Realm.CPANEL, actor=caller)
+        for view in service.list_tokens(user=caller.user, realm=Realm.CPANEL, actor=caller)
     ]
 
 
@@ -255,7 +255,7 @@ def _whm_create(service: TokenService, caller: Identity, params: Params) -> Any:
 
 
 def _whm_list(service: TokenService, caller: Identity, params: Params) -> Any:
-    views = service.list(user=caller.user, realm=Realm.WHM, actor=caller)
+    views = service.list_tokens(user=caller.user, realm=Realm.WHM, actor=caller)
     return {"tokens": {view.name: _whm_record(view) for view in views}}
 
 

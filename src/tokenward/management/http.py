@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 from tokenward.asgi import request_from_scope, route_path
 from tokenward.asgi_io import BodyTooLargeError, Receive, Scope, Send, read_body, send_response
 from tokenward.authenticator import Authenticator, Decision
-from tokenward.core.responses import Response
+from tokenward.core.responses import Refusal
 from tokenward.core.settings import Rule, Settings
 from tokenward.core.tokens import Realm
 from tokenward.errors import ValidationError
@@ -41,7 +41,7 @@ MAX_FIELDS = 1024  # parameter values in one request, query and body together
 MAX_VALUES = 256  # values of one parameter (an allow-list holds at most 100)
 ALLOWED_METHODS = ("GET", "POST")
 _NOT_ALLOWED_BODY = b'{"error": "method not allowed"}'
-NOT_ALLOWED = Response(
+NOT_ALLOWED = Refusal(
     405,
     (
         ("content-type", "application/json"),
@@ -109,8 +109,8 @@ def respond(
     query: str,
     content_type: str,
     body: bytes,
-    refusal: Response,
-) -> tuple[int, dict[str, Any]] | Response:
+    refusal: Refusal,
+) -> tuple[int, dict[str, Any]] | Refusal:
     """Parse the (size-checked) request and dispatch it: the blocking part of a call."""
     if len(query) > MAX_QUERY:
         return 414, {"error": f"query string too long (at most {MAX_QUERY} bytes)"}
@@ -122,8 +122,8 @@ def respond(
 
 
 def dispatch(
-    service: TokenService, decision: Decision, path: str, params: Params, refusal: Response
-) -> tuple[int, dict[str, Any]] | Response:
+    service: TokenService, decision: Decision, path: str, params: Params, refusal: Refusal
+) -> tuple[int, dict[str, Any]] | Refusal:
     """Route an authenticated request to its API; a token of the wrong realm gets
     ``refusal`` (the authenticator's uniform 401)."""
     identity = decision.identity
@@ -142,9 +142,9 @@ def dispatch(
 
 
 def _answer(
-    outcome: tuple[int, dict[str, Any]] | Response,
+    outcome: tuple[int, dict[str, Any]] | Refusal,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
-    if isinstance(outcome, Response):
+    if isinstance(outcome, Refusal):
         return outcome.status, list(outcome.headers), outcome.body
     status, payload = outcome
     body = json.dumps(payload).encode()
@@ -166,16 +166,14 @@ class ManagementASGI:
             return
         await send_response(send, *_answer(await self._handle(scope, receive)))
 
-    async def _handle(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, dict[str, Any]] | Response:
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]] | Refusal:
         if scope.get("method") not in ALLOWED_METHODS:
             return NOT_ALLOWED
         decision = await self.authenticator.authenticate_async(
             request_from_scope(scope, self.authenticator.settings)
         )
-        if decision.response is not None:
-            return decision.response
+        if decision.refusal is not None:
+            return decision.refusal
         headers = dict(scope.get("headers", ()))
         if _declared_length(headers.get(b"content-length", b"")) > MAX_BODY:
             return _TOO_LARGE
@@ -212,14 +210,14 @@ class ManagementWSGI:
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
-    def _handle(self, environ: WSGIEnvironment) -> tuple[int, dict[str, Any]] | Response:
+    def _handle(self, environ: WSGIEnvironment) -> tuple[int, dict[str, Any]] | Refusal:
         if environ.get("REQUEST_METHOD") not in ALLOWED_METHODS:
             return NOT_ALLOWED
         decision = self.authenticator.authenticate(
             request_from_environ(environ, self.authenticator.settings)
         )
-        if decision.response is not None:
-            return decision.response
+        if decision.refusal is not None:
+            return decision.refusal
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:

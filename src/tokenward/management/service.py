@@ -296,7 +296,7 @@ class TokenService:
 
     # -- reading --------------------------------------------------------------------------
 
-    def list(
+    def list_tokens(
         self,
         *,
         user: str | None = None,

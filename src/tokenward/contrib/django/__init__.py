@@ -30,7 +30,7 @@ from django.http import HttpRequest, HttpResponse
 from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.acl import grants
 from tokenward.core.request import RequestInfo
-from tokenward.core.responses import Response as Refusal
+from tokenward.core.responses import Refusal
 from tokenward.core.settings import Settings
 from tokenward.factory import IDENTITY_KEY
 from tokenward.guard import Guard, configuration
@@ -122,8 +122,8 @@ class TokenwardMiddleware:
 
     @staticmethod
     def _after(request: HttpRequest, decision: Decision) -> HttpResponse | None:
-        if decision.response is not None:
-            return to_django(decision.response)
+        if decision.refusal is not None:
+            return to_django(decision.refusal)
         request.tokenward_identity = decision.identity  # type: ignore[attr-defined]
         request.META[IDENTITY_KEY] = decision.identity
         return None

@@ -248,7 +248,7 @@ class TokenPageASGI:
         decision = await self.authenticator.authenticate_async(info)
         identity = decision.identity
         if identity is None or not identity.has_acls(MANAGE_ACLS):
-            status = decision.response.status if decision.response is not None else 401
+            status = decision.refusal.status if decision.refusal is not None else 401
             if status == 503:
                 error = "The token store is not answering. Try again shortly."
             elif status == 429:

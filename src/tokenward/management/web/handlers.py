@@ -89,7 +89,7 @@ async def list_tokens(call: Call) -> Reply:
     identity, request = call.identity, call.request
     service = call.app.service
     views = await call.app.run(
-        service.list, user=identity.user, realm=identity.realm, actor=identity
+        service.list_tokens, user=identity.user, realm=identity.realm, actor=identity
     )
     search = request.arg("search").strip()[:_MAX_SEARCH]
     needle = search.casefold()  # the service's rule: a case-insensitive part of the name
