@@ -1,16 +1,39 @@
 """The benchmark suite's in-process sections still run and report sane shapes (tiny counts;
-no wall-clock assertions: speed is measured by `python -m benchmarks`, not asserted here)."""
+no wall-clock assertions: speed is measured by `python -m benchmarks`, not asserted here).
+Section 4's apps are checked in-process, its parsing and bookkeeping on canned input, and
+one short real run behind gunicorn when wrk is installed."""
 
 from __future__ import annotations
 
+import math
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import webtest
+from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+from benchmarks import apps
+from benchmarks.http import (
+    VARIANTS,
+    Target,
+    http_runs,
+    mint_sqlite,
+    parse_wrk,
+    summarize,
+    write_floor_tokens,
+)
 from benchmarks.inprocess import last_used_writes, request_cost
-from benchmarks.report import table
+from benchmarks.report import http_lines, table
 from benchmarks.scaling import lookup_scaling
+from benchmarks.servers import CLOCK_TICKS, SERVERS, Running, tree_cpu
+
+from tokenward.stores.url import STORE_ENV
 
 
 def test_request_cost_reports_every_case_and_no_argon2_after_warm_up() -> None:
@@ -37,7 +60,7 @@ def test_scaling_and_table_render() -> None:
             "machine": {"cpus": 2, "cpu": "test", "python": "3.11"},
             "request_cost": request_cost(["memory"], iterations=20),
             "cold_verification": [],
-            "http": [{"skipped": "not in unit tests"}],
+            "http": {"skipped": "not in unit tests"},
             "scaling": rows,
             "last_used": last_used_writes(0.1, 0.05),
             "references": [],
@@ -45,3 +68,185 @@ def test_scaling_and_table_render() -> None:
     )
     assert "10 tokens" in text
     assert "skipped: not in unit tests" in text
+
+
+def test_sections_left_out_of_a_run_are_left_out_of_the_table() -> None:
+    # (benchmarks.__main__ is not imported here: mypy would follow it to the reference
+    # libraries, which only the bench extra installs.)
+    assert table({"machine": {"cpus": 2, "cpu": "test", "python": "3.11"}}).count("\n") == 0
+
+
+# -- section 4 ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bench_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """What the runner hands a server process, and the headers it would send."""
+    url = f"sqlite:///{tmp_path}/http.db"
+    headers = {"sqlite": mint_sqlite(url), "floor": write_floor_tokens(tmp_path / "floor.json")}
+    monkeypatch.setenv(STORE_ENV, url)
+    monkeypatch.setenv(apps.FLOOR_TOKENS_ENV, str(tmp_path / "floor.json"))
+    monkeypatch.setenv(apps.HEADER_FILE_ENV, str(tmp_path / "memory.header"))
+    assert (tmp_path / "floor.json").stat().st_mode & 0o777 == 0o600
+    return headers
+
+
+def _header(variant: str, headers: dict[str, str], tmp_path: Path) -> str:
+    if variant == "tokenward-memory":
+        return (tmp_path / "memory.header").read_text()
+    return headers["sqlite" if variant == "tokenward-sqlite" else "floor"]
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.asgi], ids=lambda v: v.name)
+def test_every_asgi_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
+    variant: Any, bench_env: dict[str, str], tmp_path: Path
+) -> None:
+    app = getattr(apps, variant.asgi)()
+    header = _header(variant.name, bench_env, tmp_path)
+    client = TestClient(app)
+    whoami = client.get("/whoami", headers={"Authorization": header})
+    assert whoami.status_code == 200
+    assert whoami.json() == apps.bench_identity().as_dict()
+    wrong = header[:-4] + ("AAAA" if not header.endswith("AAAA") else "BBBB")
+    assert client.get("/whoami", headers={"Authorization": wrong}).status_code == 401
+    assert client.get("/whoami").status_code == 401
+    if "/health" in variant.paths:
+        assert client.get("/health").status_code == 200
+    if hasattr(app, "authenticator"):
+        app.authenticator.close()
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.wsgi], ids=lambda v: v.name)
+def test_every_wsgi_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
+    variant: Any, bench_env: dict[str, str], tmp_path: Path
+) -> None:
+    app = getattr(apps, variant.wsgi)()
+    header = _header(variant.name, bench_env, tmp_path)
+    client = webtest.TestApp(app)
+    whoami = client.get("/whoami", headers={"Authorization": header})
+    assert whoami.json == apps.bench_identity().as_dict()
+    client.get("/whoami", headers={"Authorization": header + "x"}, status=401)
+    client.get("/whoami", status=401)
+    client.get("/health", status=200)
+    if hasattr(app, "close"):
+        app.close()
+
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/whoami
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.30ms  400.00us  12.00ms   90.00%
+    Req/Sec    12.00k     1.00k   13.00k    80.00%
+  Latency Distribution
+     50%    1.21ms
+     75%    1.40ms
+     90%    1.70ms
+     99%  850.00us
+  12345 requests in 1.00s, 2.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:  12345.67
+Transfer/sec:      2.00MB
+"""
+
+
+def test_wrk_output_is_parsed_with_units() -> None:
+    parsed = parse_wrk(WRK_OUTPUT)
+    assert parsed == {
+        "requests_per_s": 12345.67,
+        "requests": 12345,
+        "p50_ms": 1.21,
+        "p99_ms": pytest.approx(0.85),
+        "non_2xx": 7,
+        "socket_errors": 3,
+    }
+    assert math.isnan(parse_wrk("")["requests_per_s"])
+
+
+def test_tree_cpu_counts_the_descendants_of_a_process() -> None:
+    burn = (
+        "import time\nwhile time.process_time() < 0.2: pass\n"
+        "print('done', flush=True)\ntime.sleep(30)"
+    )
+    parent = (
+        "import subprocess, sys\n"
+        f"g = subprocess.Popen([sys.executable, '-c', {burn!r}], stdout=subprocess.PIPE)\n"
+        "print(g.stdout.readline().decode().strip(), flush=True)\n"
+        "sys.stdin.readline(); g.kill(); g.wait()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", parent], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"done"
+        user, system = tree_cpu(process.pid)
+        assert user + system >= 0.15 * CLOCK_TICKS
+    finally:
+        process.communicate(b"\n", timeout=30)
+
+
+def _target(server: str, variant: str, path: str, rounds: list[dict[str, float]]) -> Target:
+    chosen = next(v for v in VARIANTS if v.name == variant)
+    found = next(s for s in SERVERS if s.name == server)
+    target = Target(found, chosen, path, cast(Running, None), None)
+    target.rounds = rounds
+    return target
+
+
+def _round(rps: float, cpu: float) -> dict[str, float]:
+    return {
+        "requests_per_s": rps,
+        "requests": int(rps),
+        "p50_ms": 1000 / rps,
+        "p99_ms": 2000 / rps,
+        "non_2xx": 0,
+        "socket_errors": 0,
+        "cpu_user_us": cpu * 0.75,
+        "cpu_system_us": cpu * 0.25,
+        "cpu_us": cpu,
+    }
+
+
+def test_ratios_are_paired_by_round_then_the_median_against_the_same_path() -> None:
+    # Round 2 is slow for everyone (drift): paired ratios ignore it, raw medians would not.
+    floor = _target("uvicorn", "floor", "/whoami", [_round(100, 10), _round(50, 20)])
+    health = _target("uvicorn", "floor", "/health", [_round(200, 5), _round(200, 5)])
+    guarded = _target("uvicorn", "tokenward-sqlite", "/whoami", [_round(80, 12.5), _round(40, 25)])
+    rows = summarize([floor, health, guarded])
+    ratio = rows[2]["vs_floor"]
+    assert ratio["requests_per_s"] == pytest.approx(0.8)
+    assert ratio["cpu_us"] == pytest.approx(1.25)
+    assert rows[2]["requests_per_s"] == 60  # the median of 80 and 40
+    assert rows[0]["vs_floor"]["requests_per_s"] == 1.0
+    text = "\n".join(
+        http_lines(
+            {
+                "seconds": 1,
+                "rounds": 2,
+                "connections": 16,
+                "servers": {"uvicorn": "uvicorn[standard]"},
+                "variants": {"floor": "floor", "tokenward-sqlite": "tokenward, SQLite"},
+                "rows": rows,
+            }
+        )
+    )
+    assert "tokenward, SQLite" in text
+    assert "0.80" in text
+    assert "WARNING" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_a_short_real_run_behind_gunicorn_answers_every_request() -> None:
+    result = http_runs(1, 1, 0, servers=["gunicorn-uvicorn"], variants=["tokenward-memory"])
+    assert "skipped" not in result, result.get("skipped")
+    rows = result["rows"]
+    assert [(r["variant"], r["path"]) for r in rows] == [
+        (v, p) for v in ("floor", "tokenward-memory") for p in ("/whoami", "/health")
+    ]
+    for row in rows:
+        assert row["requests"] > 0
+        assert row["non_2xx"] == 0
+        assert row["cpu_us"] > 0
+        assert row["vs_floor"]["requests_per_s"] > 0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenward.authenticator import Authenticator
 from tokenward.core.request import RequestInfo
-from tokenward.core.settings import Settings
+from tokenward.core.settings import PUBLIC, Settings
 from tokenward.factory import IDENTITY_KEY, resolve_authenticator
 from tokenward.guard import Guard, StoreSpec
 
@@ -60,7 +60,11 @@ class TokenwardWSGIMiddleware:
         self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = request_from_environ(environ, self.authenticator.settings)
+        settings = self.authenticator.settings
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "") or "/"
+        if settings.requirement(method, path) == PUBLIC:  # no request copied, no header read
+            return self.app(environ, start_response)
+        request = request_from_environ(environ, settings)
         decision = self.authenticator.authenticate(request)
         if decision.refusal is not None:
             response = decision.refusal

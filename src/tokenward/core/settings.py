@@ -28,10 +28,11 @@ from tokenward.core.request import RequestInfo
 from tokenward.core.tokens import Realm
 from tokenward.errors import ConfigurationError, TokenwardError
 
-__all__ = ["Access", "Requirement", "Rule", "Settings"]
+__all__ = ["PUBLIC", "Access", "Requirement", "Rule", "Settings"]
 
 Access = Literal["token", "optional", "public"]
 Requirement = tuple[Access, frozenset[str]]
+PUBLIC: Requirement = ("public", frozenset())  # what a public rule requires: nothing
 _ACCESS: tuple[Access, ...] = ("token", "optional", "public")
 _STRICTNESS: dict[Access, int] = {"public": 0, "optional": 1, "token": 2}
 _REQUIREMENT_CACHE = 4096
