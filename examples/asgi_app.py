@@ -1,4 +1,4 @@
-"""A plain ASGI app behind ``TokenwardASGIMiddleware`` (design §6).
+"""A plain ASGI app behind ``TokenwardASGIMiddleware`` (the routes are in docs/examples.md).
 
 TOKENWARD_STORE=sqlite:///tokens.db uvicorn --app-dir examples asgi_app:app
 """
@@ -6,9 +6,14 @@ TOKENWARD_STORE=sqlite:///tokens.db uvicorn --app-dir examples asgi_app:app
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from tokenward import IDENTITY_KEY, Rule, Settings, TokenwardASGIMiddleware
+
+# Served, the server's output says why each request was refused (the ``tokenward.auth``
+# logger, at INFO). A no-op where logging is configured already, as under a test runner.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 SETTINGS = Settings(rules=(Rule.public("/health"), Rule.require("/dns", "edit-dns")))
 
@@ -31,5 +36,5 @@ async def routes(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-# The store comes from $TOKENWARD_STORE (else ./tokenward.db).
+# The store comes from $TOKENWARD_STORE; without it the app refuses to start.
 app = TokenwardASGIMiddleware(routes, settings=SETTINGS)

@@ -1,15 +1,21 @@
-"""Flask behind tokenward (design §6).
+"""Flask behind tokenward (the routes are in docs/examples.md).
 
 TOKENWARD_STORE=sqlite:///tokens.db flask --app examples/flask_app.py run
 """
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
 from tokenward import Rule
 from tokenward.contrib.flask import Tokenward, current_identity, requires
+
+# Served, the server's output says why each request was refused (the ``tokenward.auth``
+# logger, at INFO). A no-op where logging is configured already, as under a test runner.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 app = Flask(__name__)
 app.config["TOKENWARD_RULES"] = [Rule.public("/health")]  # every other path needs a token

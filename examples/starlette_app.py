@@ -1,12 +1,15 @@
-"""Starlette with tokenward as its authentication backend (design §6).
+"""Starlette with tokenward as its authentication backend (the routes are in
+docs/examples.md). ``requires`` is tokenward's: its 403 is the JSON body every integration
+sends, where Starlette's own answers a plain-text ``Forbidden``.
 
 TOKENWARD_STORE=sqlite:///tokens.db uvicorn --app-dir examples starlette_app:app
 """
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
-from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
@@ -14,7 +17,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tokenward import Rule, Settings
-from tokenward.contrib.starlette import TokenwardBackend, TokenwardUser
+from tokenward.contrib.starlette import TokenwardBackend, TokenwardUser, requires
+
+# Served, the server's output says why each request was refused (the ``tokenward.auth``
+# logger, at INFO). A no-op where logging is configured already, as under a test runner.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 # Every path but /health needs a token; the store comes from $TOKENWARD_STORE.
 backend = TokenwardBackend(settings=Settings(rules=(Rule.public("/health"),)))

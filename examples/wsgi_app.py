@@ -1,4 +1,4 @@
-"""A plain WSGI app behind ``TokenwardWSGIMiddleware`` (design §6).
+"""A plain WSGI app behind ``TokenwardWSGIMiddleware`` (the routes are in docs/examples.md).
 
 TOKENWARD_STORE=sqlite:///tokens.db gunicorn --chdir examples wsgi_app:app
 """
@@ -6,10 +6,15 @@ TOKENWARD_STORE=sqlite:///tokens.db gunicorn --chdir examples wsgi_app:app
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from tokenward import IDENTITY_KEY, Rule, Settings, TokenwardWSGIMiddleware
+
+# Served, the server's output says why each request was refused (the ``tokenward.auth``
+# logger, at INFO). A no-op where logging is configured already, as under a test runner.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 SETTINGS = Settings(rules=(Rule.public("/health"), Rule.require("/dns", "edit-dns")))
 
@@ -28,5 +33,5 @@ def routes(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     return [json.dumps(payload).encode()]
 
 
-# The store comes from $TOKENWARD_STORE (else ./tokenward.db).
+# The store comes from $TOKENWARD_STORE; without it the app refuses to start.
 app = TokenwardWSGIMiddleware(routes, settings=SETTINGS)

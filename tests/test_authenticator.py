@@ -44,6 +44,7 @@ def test_valid_token_authenticates_with_its_identity(
         "realm": "cpanel",
         "token_name": "ci",
         "acls": ["edit-dns"],
+        "readonly": False,
     }
 
 

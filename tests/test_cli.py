@@ -118,6 +118,7 @@ def test_create_json_is_one_object_with_the_contract_keys(run: Run) -> None:
         "last_used_ip": None,
         "status": "active",
         "previous_secret_until": None,
+        "readonly": False,
         "warnings": ["ACL 'passwd': can change passwords and log in as the account"],
     }
     assert "passwd" in result.err  # warned on stderr too, and it did not block
@@ -416,7 +417,8 @@ def test_check_accepts_a_valid_header_and_names_the_identity(run: Run) -> None:
         pytest.param("cpanel alice:" + "A" * 32, [], "refused: unknown_token", id="unknown"),
         pytest.param("cpanel alice:short", [], "refused: malformed (token is not 32 characters "
                      "of 0-9A-Z)", id="malformed"),
-        pytest.param("Bearer abc", [], "refused: missing", id="not-our-scheme"),
+        pytest.param("Bearer abc", [], "refused: not a cpanel/whm header",
+                     id="not-our-scheme"),
     ],
 )  # fmt: skip
 def test_check_says_precisely_why_a_header_is_refused(
@@ -486,8 +488,8 @@ def test_the_store_comes_from_the_flag_then_the_environment_then_the_working_dir
 def test_migrate_asks_the_store_and_says_what_it_did(
     run: Run, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run("migrate").out == f"SQLiteStore({str(db)!r}): created schema version 1\n"
-    assert run("migrate").out == f"SQLiteStore({str(db)!r}): schema version 1 is up to date\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): created schema version 2\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): schema version 2 is up to date\n"
     migrated: list[bool] = []
 
     class NetworkStore(SQLiteStore):

@@ -79,7 +79,13 @@ def test_wsgi_places_identity_and_remote_user(wsgi: webtest.TestApp, factory: To
     token = factory.mint("alice", "ci", acls=["edit-dns"])
     body = wsgi.get("/x", headers=token.headers).json
     assert body == {
-        "identity": {"user": "alice", "realm": "cpanel", "token_name": "ci", "acls": ["edit-dns"]},
+        "identity": {
+            "user": "alice",
+            "realm": "cpanel",
+            "token_name": "ci",
+            "acls": ["edit-dns"],
+            "readonly": False,
+        },
         "remote_user": "alice",
     }
 

@@ -21,6 +21,15 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "tokens.db"
 
 
+@pytest.fixture
+def ticks() -> FrozenClock:
+    """The store's monotonic clock: when it next looks at the file's identity."""
+    return FrozenClock(0.0)
+
+
+INTERVAL = 0.01  # SQLiteStore's default identity_check_interval
+
+
 def test_revocation_through_another_connection_is_seen_on_the_next_read(
     path: Path, clock: FrozenClock
 ) -> None:
@@ -100,9 +109,9 @@ def _empty_the_log(path: Path) -> None:
 
 @pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
 def test_replaced_database_file_is_reread_on_the_next_request(
-    path: Path, clock: FrozenClock, cache: bool
+    path: Path, clock: FrozenClock, ticks: FrozenClock, cache: bool
 ) -> None:
-    store = SQLiteStore(path, cache=cache)
+    store = SQLiteStore(path, cache=cache, monotonic=ticks)
     token = TokenFactory(store, clock).mint()
     digest = token.created.record.digest
     backup = _revoked_backup(path, token)
@@ -115,14 +124,15 @@ def test_replaced_database_file_is_reread_on_the_next_request(
     os.replace(backup, path)  # mv backup.db tokens.db
     after = path.stat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    ticks.advance(INTERVAL)  # the next identity check: at most 10 ms later, at any load
     assert store.get(digest) is None
 
 
 @pytest.mark.parametrize("cache", [True, False], ids=["cached", "uncached"])
 def test_database_file_overwritten_in_place_is_reread_on_the_next_request(
-    path: Path, clock: FrozenClock, cache: bool
+    path: Path, clock: FrozenClock, ticks: FrozenClock, cache: bool
 ) -> None:
-    store = SQLiteStore(path, cache=cache)
+    store = SQLiteStore(path, cache=cache, monotonic=ticks)
     token = TokenFactory(store, clock).mint()
     digest = token.created.record.digest
     backup = _revoked_backup(path, token)
@@ -138,6 +148,7 @@ def test_database_file_overwritten_in_place_is_reread_on_the_next_request(
     os.utime(path, ns=(time.time_ns(), time.time_ns()))
     after = path.stat()
     assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
+    ticks.advance(INTERVAL)
     assert store.get(digest) is None
 
 
@@ -156,13 +167,14 @@ def test_restore_through_sqlites_backup_api_is_honoured_on_the_next_request(
 
 
 def test_deleted_database_file_is_an_error_and_no_empty_store_replaces_it(
-    path: Path, clock: FrozenClock
+    path: Path, clock: FrozenClock, ticks: FrozenClock
 ) -> None:
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, monotonic=ticks)
     token = TokenFactory(store, clock).mint()
     digest = token.created.record.digest
     assert store.get(digest) is not None
     path.unlink()
+    ticks.advance(INTERVAL)
     for _ in range(2):  # and no later call quietly starts afresh either
         with pytest.raises(StoreError):
             store.get(digest)
@@ -172,12 +184,13 @@ def test_deleted_database_file_is_an_error_and_no_empty_store_replaces_it(
 
 
 def test_a_reconnect_never_creates_a_missing_database_file(
-    path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    path: Path, clock: FrozenClock, ticks: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, monotonic=ticks)
     token = TokenFactory(store, clock).mint()
     assert store.get(token.created.record.digest) is not None
     path.unlink()
+    ticks.advance(INTERVAL)
     # The file vanishing between the check and the open: the open itself must refuse to create.
     monkeypatch.setattr(store, "_stat", lambda local: (0, 0, 0, 0), raising=False)
     with pytest.raises(StoreError):
@@ -196,5 +209,22 @@ def test_repeated_reads_of_an_unchanged_file_answer_from_the_cache_without_a_que
     store._connection().set_trace_callback(statements.append)
     for _ in range(3):
         assert store.get(digest) is not None
-    # Each read asks data_version on the same connection (not a new one), and nothing else.
-    assert statements == ["PRAGMA data_version"] * 3
+    # The WAL-index header says no one committed: no SQL at all, on the same connection.
+    assert statements == []
+
+
+def test_a_swapped_file_is_looked_for_once_per_interval_not_on_every_read(
+    path: Path, clock: FrozenClock, ticks: FrozenClock
+) -> None:
+    """The identity check is a system call: made at most once per interval and thread, so
+    a file swapped underneath is seen within that interval (10 ms by default)."""
+    store = SQLiteStore(path, monotonic=ticks)
+    token = TokenFactory(store, clock).mint()
+    digest = token.created.record.digest
+    assert store.get(digest) is not None
+    path.unlink()
+    ticks.advance(INTERVAL / 2)
+    assert store.get(digest) is not None  # not looked for yet
+    ticks.advance(INTERVAL / 2)
+    with pytest.raises(StoreError):
+        store.get(digest)

@@ -2,9 +2,9 @@
 
 One request: route requirement → parse the header → one indexed store read by lookup digest
 → the token's standing (owner, expiry, address) → argon2 only if this process has not yet
-verified that exact verifier → route ACLs → last use noted in memory. The sync and async
-entry points share every step but the two that wait (the store read and a cold
-verification), so the logic exists once.
+verified that exact verifier → route ACLs → the method, for a read-only token → last use
+noted in memory. The sync and async entry points share every step but the two that wait
+(the store read and a cold verification), so the logic exists once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tokenward.core.policy import UNRESTRICTED, Owner, authorize, check_standing
 from tokenward.core.request import RequestInfo
 from tokenward.core.responses import Refusal, Responses
 from tokenward.core.settings import Settings
-from tokenward.core.tokens import Identity, TokenRecord
+from tokenward.core.tokens import SAFE_METHODS, Identity, TokenRecord
 from tokenward.errors import (
     AuthenticationError,
     FailureReason,
@@ -32,6 +32,7 @@ from tokenward.errors import (
     StoreError,
 )
 from tokenward.limits import budget_key
+from tokenward.stores.base import TokenStore
 
 if TYPE_CHECKING:
     from tokenward.guard import Guard
@@ -47,6 +48,7 @@ _NOT_THE_CALLERS_FAULT = frozenset(
         FailureReason.STORE_UNAVAILABLE,
         FailureReason.OVERLOADED,
         FailureReason.MISSING_ACL,
+        FailureReason.READ_ONLY,
     }
 )
 _SEEN_LIMIT = 10_000
@@ -94,6 +96,8 @@ class Authenticator:
         self.guard = guard
         self.settings = settings or guard.settings
         self.store = guard.store
+        # An in-process store's aget is its get: call that, and spare a coroutine per request.
+        self._inline_reads = type(guard.store).aget is TokenStore.aget
         self.clock = guard.clock
         self.directory = guard.directory
         self.audit = guard.audit
@@ -110,6 +114,7 @@ class Authenticator:
         # id(record) -> the grant last made for that very record object (stores hand out
         # the same object while it is unchanged), so a warm request builds no Identity.
         # The entry holds the record, so its id cannot be reused while the entry lives.
+        # Read-only tokens are never entered: their grant depends on the method too.
         self._granted: dict[int, tuple[TokenRecord, Owner, frozenset[str], Decision]] = {}
         self._lock = threading.Lock()
 
@@ -137,7 +142,10 @@ class Authenticator:
         if isinstance(attempt, Decision):
             return attempt
         try:
-            record = await self.store.aget(attempt.digest)
+            if self._inline_reads:
+                record = self.store.get(attempt.digest)
+            else:
+                record = await self.store.aget(attempt.digest)
             step = self._read(attempt, record)
             if isinstance(step, Decision):
                 return step
@@ -301,9 +309,16 @@ class Authenticator:
                     request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
                 )
             decision = Decision(identity=identity)
-            if len(self._granted) >= _GRANTED_LIMIT:
-                self._granted.clear()
-            self._granted[id(record)] = (record, attempt.owner, attempt.required_acls, decision)
+            if record.readonly:  # judged on every request, so the warm path stays as it was
+                if request.method not in SAFE_METHODS:
+                    detail = f"{request.method} with a read-only token"
+                    return self._refuse(
+                        request, credentials, FailureReason.READ_ONLY, detail, record.name
+                    )
+            else:
+                if len(self._granted) >= _GRANTED_LIMIT:
+                    self._granted.clear()
+                self._granted[id(record)] = (record, attempt.owner, attempt.required_acls, decision)
         ip = None if attempt.client is None else _text(attempt.client)
         self.usage.note(record.id, attempt.now, ip)
         if self.audit is not None:
@@ -342,7 +357,7 @@ class Authenticator:
         detail: str = "",
         token_name: str | None = None,
     ) -> Decision:
-        if reason is FailureReason.MISSING_ACL:
+        if reason is FailureReason.MISSING_ACL or reason is FailureReason.READ_ONLY:
             response = self.responses.forbidden
         elif reason is FailureReason.UNSAFE_PATH:
             response = self.responses.bad_request

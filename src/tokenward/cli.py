@@ -1,4 +1,4 @@
-"""``tokenward``: manage tokens from a shell (commands and flags are a contract, design §4).
+"""``tokenward``: manage tokens from a shell (commands and flags are a contract: docs/managing.md).
 
 Every failure is one line on stderr (``tokenward: error: …``) and a non-zero status: 2 for
 a usage error, 1 for a refusal, after which nothing has been written. A secret is printed

@@ -66,6 +66,7 @@ class FailureReason(enum.Enum):
     OWNER_SUSPENDED = "owner_suspended"
     INSECURE_TRANSPORT = "insecure_transport"
     MISSING_ACL = "missing_acl"
+    READ_ONLY = "read_only"  # a read-only token sent a method that may change something (403)
     STORE_UNAVAILABLE = "store_unavailable"
     OVERLOADED = "overloaded"
     UNSAFE_PATH = "unsafe_path"

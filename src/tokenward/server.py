@@ -2,6 +2,7 @@
 
 - ``/health``: liveness and store reachability (200 or 503);
 - ``/openapi.json``: the OpenAPI document of the management API;
+- ``/favicon.ico``: 204, so a browser's own request for it is no 401;
 - ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
 - the management API and the web page (``/tokens``), when they are mounted (``extra_routes``).
 
@@ -117,6 +118,11 @@ class TokenwardServer:
             return
         if scope["type"] == "http" and path == "/openapi.json":
             await _json(send, 200, openapi_document())
+            return
+        if scope["type"] == "http" and path == "/favicon.ico":
+            # Browsers ask for it on their own, with no token: not a 401 (nor a logged refusal).
+            headers = (("cache-control", "max-age=86400"),)
+            await send_response(send, 204, headers, b"")
             return
         for prefix, app in sorted(self.routes.items(), key=lambda item: -len(item[0])):
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):

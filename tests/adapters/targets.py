@@ -4,6 +4,7 @@ behaviour table runs through all of them with each framework's own test client."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import os
 import sys
@@ -51,7 +52,10 @@ class HttpxASGITarget:
             async with httpx.AsyncClient(transport=self.transport, base_url="http://t") as c:
                 return await c.get(path, headers=headers)
 
-        response = asyncio.run(fetch())
+        # A loop of its own, on a thread of its own: this thread may already run one (the
+        # browser tests' Playwright keeps one for the whole session).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            response = pool.submit(asyncio.run, fetch()).result()
         return response.status_code, response.content
 
 

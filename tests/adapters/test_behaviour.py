@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from tests.adapters.targets import CLIENT_IP, TARGETS, Target
 from tokenward import TokenStore, open_store
+from tokenward.core.responses import Responses
 from tokenward.testing import FrozenClock, TokenFactory
 
 Case = Callable[[TokenFactory, TokenStore, Target], tuple[str, dict[str, str]]]
@@ -128,6 +130,18 @@ def test_every_401_is_byte_identical_within_each_integration(
         assert status == 401
         bodies.add(body)
     assert len(bodies) == 1
+
+
+def test_every_403_is_tokenwards_own_json_body_in_every_integration(
+    setup: tuple[Target, TokenFactory, TokenStore],
+) -> None:
+    """A client handles one 403 shape whatever framework the app runs on."""
+    target, factory, store = setup
+    path, headers = missing_acl(factory, store, target)
+    status, body = target.get(path, headers)
+    assert status == 403
+    assert body == Responses().forbidden.body
+    assert json.loads(body) == {"error": "forbidden"}
 
 
 def test_client_address_is_what_the_allow_list_sees(

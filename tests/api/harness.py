@@ -29,11 +29,17 @@ class Directory:
 
 
 class InProcessApi:
-    def __init__(self, directory: Directory | None = None) -> None:
+    def __init__(
+        self, directory: Directory | None = None, acl_vocabulary: frozenset[str] | None = None
+    ) -> None:
         self.clock = FrozenClock()
         self.store = MemoryStore()
         self.service = TokenService(
-            self.store, argon2=FAST_ARGON2, clock=self.clock, directory=directory
+            self.store,
+            argon2=FAST_ARGON2,
+            clock=self.clock,
+            directory=directory,
+            acl_vocabulary=acl_vocabulary,
         )
         self.auth = Guard(
             self.store,

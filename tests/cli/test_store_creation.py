@@ -57,10 +57,12 @@ def test_a_command_that_needs_a_store_makes_no_directory_for_a_store_that_does_n
 
 @pytest.fixture
 def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``serve`` builds everything, then returns instead of listening."""
-    import uvicorn
+    """``serve`` binds a free port and builds everything, then returns instead of serving."""
+    from tokenward.commands import serve
 
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
+    bind = serve.listen
+    monkeypatch.setattr(serve, "listen", lambda host, port: bind(host, 0))
+    monkeypatch.setattr(serve, "run", lambda app, sock: sock.close())
 
 
 @pytest.mark.usefixtures("no_server")

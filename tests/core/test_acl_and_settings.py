@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tokenward import ConfigurationError, Rule, Settings, ValidationError
-from tokenward.core.acl import dangerous_in, effective_acls, grants, normalize_acls
+from tokenward.core.acl import WHM_ACLS, dangerous_in, effective_acls, grants, normalize_acls
 from tokenward.core.paths import readings
 
 
@@ -38,6 +38,35 @@ def test_acl_names_are_validated_and_checked_against_a_vocabulary() -> None:
         normalize_acls(["Bad Name"])
     with pytest.raises(ValidationError, match="at least one"):
         normalize_acls([])
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        pytest.param(
+            "edit-dsn", "unknown ACL 'edit-dsn' (did you mean 'edit-dns'?)", id="edit-dsn"
+        ),
+        pytest.param(
+            "lsit-accts", "unknown ACL 'lsit-accts' (did you mean 'list-accts'?)", id="lsit-accts"
+        ),
+        pytest.param("al", "unknown ACL 'al' (did you mean 'all'?)", id="al-means-all"),
+        pytest.param(
+            "billing-read", "unknown ACL 'billing-read'", id="nothing-close-gets-no-guess"
+        ),
+    ],
+)
+def test_an_unknown_acl_is_refused_with_the_closest_known_name(given: str, message: str) -> None:
+    """A typo must be fixable from the message, and a name from elsewhere gets no guess."""
+    with pytest.raises(ValidationError) as refused:
+        normalize_acls([given], WHM_ACLS)
+    assert str(refused.value) == message
+
+
+def test_whms_chart_is_every_named_acl_but_all() -> None:
+    """``all`` is always known; the chart is what a vocabulary extends (``WHM_ACLS | …``)."""
+    assert {"edit-dns", "list-accts", "manage-api-tokens", "clustering"} <= WHM_ACLS
+    assert "all" not in WHM_ACLS
+    assert normalize_acls(["all"], frozenset()) == {"all"}
 
 
 def test_dangerous_acls_are_reported_with_a_reason() -> None:

@@ -136,6 +136,7 @@ def test_listing_shows_everything_but_the_secret(
         "last_used_ip": "192.0.2.7",
         "status": "active",
         "previous_secret_until": None,
+        "readonly": False,
     }
     assert not {"digest", "verifier", "secret", "token"} & {
         f.name for f in dataclasses.fields(view)

@@ -1,11 +1,18 @@
-"""A minimal Django project behind tokenward (design §6). No database: tokens live in
-tokenward's own store ($TOKENWARD_STORE), and the request path never touches the ORM."""
+"""A minimal Django project behind tokenward (the routes are in docs/examples.md). No
+database: tokens live in tokenward's own store ($TOKENWARD_STORE), and the request path never
+touches the ORM."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from tokenward import Rule
+
+# Served, the server's output says why each request was refused (the ``tokenward.auth``
+# logger, at INFO). A no-op where logging is configured already, as under a test runner;
+# a LOGGING setting for the root logger would replace a test runner's handlers instead.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-only-not-a-secret")
 DEBUG = False

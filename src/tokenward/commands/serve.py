@@ -1,17 +1,20 @@
 """``tokenward serve``: the management API, forward auth and the token management page on the
-embedded store (design §5)."""
+embedded store (its routes and flags are a contract: docs/deploy.md)."""
 
 from __future__ import annotations
 
 import argparse
 import copy
+import errno
+import importlib.util
+import socket
 from typing import Any
 
 from tokenward.commands.base import Command, Context, UsageError, creates_store
 from tokenward.core.network import PROXY_HEADERS
 from tokenward.core.settings import Rule
-from tokenward.errors import ConfigurationError
-from tokenward.server import LOOPBACK, build_server
+from tokenward.errors import ConfigurationError, TokenwardError
+from tokenward.server import LOOPBACK, TokenwardServer, build_server
 
 __all__ = ["SERVE_COMMANDS"]
 
@@ -61,14 +64,17 @@ def rules_from(args: argparse.Namespace) -> tuple[Rule, ...]:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
-    try:
-        import uvicorn
-    except ImportError:
-        raise UsageError("serve needs uvicorn: pip install 'tokenward[serve]'") from None
+    if importlib.util.find_spec("uvicorn") is None:
+        raise UsageError("serve needs uvicorn: pip install 'tokenward[serve]'")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: not a port number")
     try:
         rules = rules_from(args)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    # The socket first: "serving on" is printed only once it is true.
+    sock = listen(args.host, args.port)
+    try:
         proxies = tuple(args.trusted_proxy) if args.trusted_proxy else LOOPBACK
         app = build_server(
             ctx.store,
@@ -78,14 +84,55 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             argon2=ctx.argon2(),
         )
     except ConfigurationError as exc:
+        sock.close()
         raise UsageError(str(exc)) from None
-    base = f"http://{args.host}:{args.port}"
+    except BaseException:
+        sock.close()
+        raise
+    host, port = sock.getsockname()[:2]
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     ctx.say(
         f"tokenward serving on {base} (store: {ctx.store!r})",
         f"manage tokens in a browser at {base}/tokens/",
     )
-    uvicorn.run(app, **uvicorn_options(args.host, args.port))
+    run(app, sock)
     return 0
+
+
+def run(app: TokenwardServer, sock: socket.socket) -> None:
+    """uvicorn on the socket ``serve`` bound, as ``uvicorn.run`` would run it."""
+    import uvicorn
+
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(host, port)))
+    with sock:
+        server.run(sockets=[sock])
+    if not server.started:  # the app's startup failed; uvicorn has said why
+        raise ServeError("the server did not start")
+
+
+class ServeError(TokenwardError):
+    """The server cannot listen or start (exit status 1, one line)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound socket for ``host:port``, or one line saying why there is none (the port is
+    taken, the address is not this machine's). uvicorn listens on it."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        why = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ServeError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock
 
 
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = ["TOKEN_COMMANDS"]
 
 _TINTS = {"expiring": "\033[33m", "expired": "\033[31m"}  # yellow, red: as WHM shows them
 _RESET = "\033[0m"
+_READONLY_HELP = "read-only: any method but GET, HEAD, OPTIONS and TRACE is refused (403)"
 
 
 def _json_flag(parser: argparse.ArgumentParser, what: str = "one JSON object") -> None:
@@ -34,6 +35,7 @@ def _configure_create(parser: argparse.ArgumentParser) -> None:
     creates_store(parser)
     token_options(parser)
     access_options(parser, any_ip=False)
+    parser.add_argument("--readonly", action="store_true", help=_READONLY_HELP)
     expiry_options(parser, never=False)
     _json_flag(parser)
 
@@ -47,6 +49,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
         acls=None if args.acl is None else split(args.acl),
         whitelist_ips=split(args.ip or ()),
         expires_at=None if isinstance(expires_at, Keep) else expires_at,
+        readonly=args.readonly,
     )
     ctx.secret(created, as_json=args.json, what="Created")
     return 0
@@ -96,6 +99,12 @@ def _configure_update(parser: argparse.ArgumentParser) -> None:
     token_options(parser)
     access_options(parser, any_ip=True)
     expiry_options(parser, never=True)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--readonly", action="store_true", default=None, help=_READONLY_HELP)
+    mode.add_argument(
+        "--read-write", dest="readonly", action="store_false", help="make it read-write again"
+    )
+    parser.set_defaults(readonly=None)  # neither: leave it as it is
 
 
 def _update(args: argparse.Namespace, ctx: Context) -> int:
@@ -111,6 +120,7 @@ def _update(args: argparse.Namespace, ctx: Context) -> int:
         acls=KEEP if args.acl is None else split(args.acl),
         whitelist_ips=ips,
         expires_at=expiry(args, ctx.clock()),
+        readonly=KEEP if args.readonly is None else args.readonly,
     )
     if args.acl is not None:
         for warning in acl_warnings(record.acls):
@@ -171,7 +181,9 @@ def _configure_rotate(parser: argparse.ArgumentParser) -> None:
 
 
 def _rotate(args: argparse.Namespace, ctx: Context) -> int:
-    created = ctx.service().rotate(args.user, args.name, realm=args.realm, grace=args.grace)
+    service = ctx.service()
+    grace = _grace_within_life(args, ctx, service.show(args.user, args.name, realm=args.realm))
+    created = service.rotate(args.user, args.name, realm=args.realm, grace=grace)
     ctx.secret(created, as_json=args.json, what="New secret for")
     if not args.json:
         until = created.record.previous_until
@@ -182,6 +194,31 @@ def _rotate(args: argparse.Namespace, ctx: Context) -> int:
             else f"The old secret keeps working until {format_time(until)}.",
         )
     return 0
+
+
+def _grace_within_life(args: argparse.Namespace, ctx: Context, view: TokenView) -> int | None:
+    """The old secret cannot outlive its token: a longer ``--grace`` is cut to the token's
+    remaining life, with a warning, rather than refused (a scheduled rotation still runs)."""
+    grace: int | None = args.grace
+    if grace is None or view.expires_at is None:
+        return grace
+    left = max(view.expires_at - int(ctx.clock()), 0)
+    if grace <= left:
+        return grace
+    ctx.warn(
+        f"the token expires {format_time(view.expires_at)}, before a grace period of "
+        f"{_span(grace)} would end: the old secret works until then, as the new one does"
+    )
+    return left
+
+
+def _span(seconds: int) -> str:
+    """``7 days``, ``90 minutes``: a duration in the largest unit that divides it."""
+    for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def _configure_purge(parser: argparse.ArgumentParser) -> None:

@@ -62,7 +62,7 @@ class TokenwardAuthentication(BaseAuthentication):
             return None  # not our scheme: let other authentication classes try
         if decision.reason in (FailureReason.STORE_UNAVAILABLE, FailureReason.OVERLOADED):
             raise exceptions.APIException("service unavailable")
-        if decision.reason is FailureReason.MISSING_ACL:
+        if decision.reason in (FailureReason.MISSING_ACL, FailureReason.READ_ONLY):
             raise exceptions.PermissionDenied()
         if decision.reason is FailureReason.UNSAFE_PATH:
             raise exceptions.ParseError("bad request path")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -10,8 +11,10 @@ from tokenward.errors import ValidationError
 __all__ = [
     "ALL",
     "DANGEROUS_ACLS",
+    "WHM_ACLS",
     "WHM_ACL_GROUPS",
     "dangerous_in",
+    "did_you_mean",
     "effective_acls",
     "grants",
     "normalize_acls",
@@ -82,6 +85,11 @@ WHM_ACL_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "everything": (ALL,),
 }
+# Every name in the chart but ``all``: what the management API knows when no vocabulary is
+# configured. An application adds its own names with ``acl_vocabulary=WHM_ACLS | {...}``.
+WHM_ACLS: frozenset[str] = frozenset(
+    acl for group in WHM_ACL_GROUPS.values() for acl in group if acl != ALL
+)
 
 # ACLs that let a token escape its own limits or act as its owner; the UI warns on them.
 DANGEROUS_ACLS: dict[str, str] = {
@@ -96,16 +104,25 @@ _ACL_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def normalize_acls(acls: Iterable[str], vocabulary: frozenset[str] | None = None) -> frozenset[str]:
-    """Validate ACL names (and, when a vocabulary is configured, that they are known)."""
+    """Validate ACL names and, when a vocabulary is given, that each is in it or is ``all``
+    (the vocabulary is the whole list of known names: it replaces WHM's chart, it does not
+    extend it). An unknown name is refused with the closest known one, if any."""
     result = frozenset(str(acl).strip() for acl in acls)
     for acl in sorted(result):
         if _ACL_RE.fullmatch(acl) is None:
             raise ValidationError(f"invalid ACL name {acl!r}")
         if vocabulary is not None and acl != ALL and acl not in vocabulary:
-            raise ValidationError(f"unknown ACL {acl!r}")
+            raise ValidationError(f"unknown ACL {acl!r}{did_you_mean(acl, {*vocabulary, ALL})}")
     if not result:
         raise ValidationError("a token needs at least one ACL (use 'all' for full access)")
     return result
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'edit-dns'?)`` for the closest of ``known``, or ``""`` when none is
+    close: a typo gets its fix, a name from elsewhere gets no misleading guess."""
+    found = difflib.get_close_matches(word, sorted(known), n=1)
+    return f" (did you mean {found[0]!r}?)" if found else ""
 
 
 def dangerous_in(acls: Iterable[str]) -> dict[str, str]:

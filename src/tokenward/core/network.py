@@ -64,7 +64,8 @@ def parse_networks(entries: Iterable[str], *, what: str = "address") -> tuple[Ne
             network = ipaddress.ip_network(text, strict=True)
         except ValueError:
             raise ValidationError(
-                f"invalid {what} {entry!r}: expected an IP address or CIDR prefix without host bits"
+                f"invalid {what} {entry!r}: expected an IP address or CIDR prefix without host "
+                f"bits{_did_you_mean(text)}"
             ) from None
         mapped = (
             network.network_address.ipv4_mapped
@@ -75,6 +76,16 @@ def parse_networks(entries: Iterable[str], *, what: str = "address") -> tuple[Ne
             network = ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
         networks.append(network)
     return tuple(networks)
+
+
+def _did_you_mean(text: str) -> str:
+    """For ``10.0.0.1/8``: the network it lies in, or the one address it names."""
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return ""
+    address = text.partition("/")[0]
+    return f"; did you mean {network} (the network) or {address} (that one address)?"
 
 
 def parse_allow_list(entries: Iterable[str]) -> tuple[str, ...]:

@@ -3,7 +3,9 @@
 Pure: the record, the time, the client address and the owner's standing are all parameters.
 Access is granted if and only if: the token belongs to the named user, the owner is known and
 active, the token (or, after a rotation, its previous secret) has not expired, the client
-address is allowed, the secret verifies, and the effective ACLs cover the route.
+address is allowed, the secret verifies, the effective ACLs cover the route, and a read-only
+token asks with a safe method (``SAFE_METHODS``: the authenticator checks that last, since it
+is the one step that depends on the method).
 """
 
 from __future__ import annotations
@@ -81,4 +83,5 @@ def authorize(record: TokenRecord, owner: Owner, required_acls: frozenset[str]) 
         acls=acls,
         token_id=record.id,
         expires_at=record.expires_at,
+        readonly=record.readonly,
     )

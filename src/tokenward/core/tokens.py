@@ -13,6 +13,7 @@ from tokenward.errors import ValidationError
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "SAFE_METHODS",
     "SECRET_ALPHABET",
     "SECRET_LENGTH",
     "SECRET_PATTERN",
@@ -35,6 +36,8 @@ EXPIRING_WINDOW = 24 * 3600
 SECRET_PATTERN = rf"[0-9A-Z]{{{SECRET_LENGTH}}}"
 _SECRET_RE = re.compile(SECRET_PATTERN)
 _NAME_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_NAME_LENGTH}}}")
+# What a read-only token may send: the methods that change nothing (RFC 9110 §9.2.1).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class Realm(enum.StrEnum):
@@ -93,7 +96,8 @@ class TokenRecord:
     """What a store keeps for one token. It holds digests and verifiers, never the secret.
 
     ``previous_*`` describe the secret a rotation replaced; it keeps working until
-    ``previous_until`` (the grace period), then stops.
+    ``previous_until`` (the grace period), then stops. A ``readonly`` token is refused (403)
+    any method but ``SAFE_METHODS``, whatever its ACLs (cPanel's ``readonly=1``).
     """
 
     id: str
@@ -111,6 +115,7 @@ class TokenRecord:
     previous_digest: str | None = None
     previous_verifier: str | None = dataclasses.field(default=None, repr=False)
     previous_until: int | None = None
+    readonly: bool = False
 
     def status(self, now: float) -> TokenStatus:
         return token_status(self.expires_at, now)
@@ -129,6 +134,7 @@ class Identity:
     acls: frozenset[str]
     token_id: str = ""
     expires_at: int | None = None
+    readonly: bool = False
 
     def has_acls(self, required: Iterable[str]) -> bool:
         return grants(self.acls, required)
@@ -139,4 +145,5 @@ class Identity:
             "realm": self.realm.value,
             "token_name": self.token_name,
             "acls": sorted(self.acls),
+            "readonly": self.readonly,
         }

@@ -24,6 +24,14 @@ from tokenward.stores.base import TokenStore, Usage
 __all__ = ["CheckResult", "check_header"]
 
 
+# Never the header itself in the output: a bare "USER:TOKEN" without a scheme holds a secret.
+_NOT_OURS = (
+    "the header must read 'cpanel USER:TOKEN' or 'whm USER:TOKEN'; another scheme (Bearer, "
+    "Basic, a token without a scheme) is left to other authentication, so a route that needs "
+    "a token answers 401"
+)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CheckResult:
     accepted: bool
@@ -96,6 +104,8 @@ def check_header(
             f"effective ACLs: {', '.join(sorted(identity.acls))}",
             f"expires: {format_time(identity.expires_at)}",
         ]
+        if identity.readonly:
+            lines.append("read-only: only GET, HEAD, OPTIONS and TRACE are accepted (--method)")
         if found is not None and found[1]:
             until = format_time(found[0].previous_until)
             lines.append(f"note: this is the token's old secret; it stops working at {until}")
@@ -104,6 +114,8 @@ def check_header(
     assert reason is not None  # a refusal always has one
     verdict = f"refused: {reason.value}" + (f" ({decision.detail})" if decision.detail else "")
     lines = [verdict, f"hint: {FAILURE_HINTS.get(reason, reason.value)}"]
+    if reason is FailureReason.MISSING and header.strip():  # sent, but not ours: not "missing"
+        lines = ["refused: not a cpanel/whm header", f"hint: {_NOT_OURS}"]
     if found is not None:
         record = found[0]
         ips = ", ".join(record.whitelist_ips) or "any"

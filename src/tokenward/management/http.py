@@ -3,7 +3,8 @@
 ``/execute/Tokens/<fn>`` takes a ``cpanel`` token, ``/json-api/<fn>`` a ``whm`` token; both
 need the ``manage-api-tokens`` ACL (``all`` includes it), and nothing a caller does can reach
 beyond its own rights (``TokenService`` enforces that with ``actor``). Parameters come from
-the query string, a form body or a JSON object body, each bounded before it is parsed.
+the query string, a form body or a JSON object body, each bounded before it is parsed; the
+APIs are told which came in the URL (a secret there reaches access logs, so they warn).
 
 The ASGI app runs each call's work (store I/O, argon2 hashing) in a worker thread, so a slow
 call never holds up the event loop's other requests.
@@ -118,14 +119,22 @@ def respond(
         params = parse_params(query, content_type, body)
     except ValidationError as exc:
         return 400, {"error": str(exc)}
-    return dispatch(service, decision, path, params, refusal)
+    in_url = frozenset(_form(query)) if query else frozenset()  # bounded, parsed once already
+    return dispatch(service, decision, path, params, refusal, in_url=in_url)
 
 
 def dispatch(
-    service: TokenService, decision: Decision, path: str, params: Params, refusal: Refusal
+    service: TokenService,
+    decision: Decision,
+    path: str,
+    params: Params,
+    refusal: Refusal,
+    *,
+    in_url: frozenset[str] = frozenset(),
 ) -> tuple[int, dict[str, Any]] | Refusal:
     """Route an authenticated request to its API; a token of the wrong realm gets
-    ``refusal`` (the authenticator's uniform 401)."""
+    ``refusal`` (the authenticator's uniform 401). ``in_url``: the parameter names that
+    came in the query string."""
     identity = decision.identity
     parts = path.strip("/").split("/")
     if identity is None:
@@ -133,11 +142,11 @@ def dispatch(
     if parts[0] == "execute" and len(parts) == 3:
         if identity.realm is not Realm.CPANEL:
             return refusal
-        return uapi_call(service, identity, parts[1], parts[2], params)
+        return uapi_call(service, identity, parts[1], parts[2], params, in_url=in_url)
     if parts[0] == "json-api" and len(parts) == 2:
         if identity.realm is not Realm.WHM:
             return refusal
-        return whm_call(service, identity, parts[1], params)
+        return whm_call(service, identity, parts[1], params, in_url=in_url)
     return 404, {"error": "not found"}
 
 

@@ -12,11 +12,12 @@ _INT_OR_NULL = {"type": ["integer", "null"]}
 _EPOCH = {"type": "string", "description": "Unix time; 0 or absent = never"}
 _SECONDS = {"type": "string", "description": "a number of seconds"}
 _NAME = {"type": "string", "description": "1-50 of A-Z a-z 0-9 _ -"}
+_READONLY = {"type": "string", "description": "1: a read-only token; 0 or absent: read-write"}
 
 # function -> {parameter: schema}. As in cPanel, every parameter is a plain string to the
 # transport: a missing or invalid one is a logical failure (200 with status/result 0).
 UAPI_FUNCTIONS: dict[str, dict[str, Any]] = {
-    "create_full_access": {"name": _NAME, "expires_at": _EPOCH},
+    "create_full_access": {"name": _NAME, "expires_at": _EPOCH, "readonly": _READONLY},
     "list": {},
     "rename": {"name": _NAME, "new_name": _NAME},
     "revoke": {"name": _NAME},
@@ -30,6 +31,7 @@ WHM_FUNCTIONS: dict[str, dict[str, Any]] = {
         "acl": _STR,
         "whitelist_ip": _STR,
         "expires_at": _EPOCH,
+        "readonly": _READONLY,
     },
     "api_token_list": {},
     "api_token_update": {
@@ -38,6 +40,7 @@ WHM_FUNCTIONS: dict[str, dict[str, Any]] = {
         "acl": _STR,
         "whitelist_ip": _STR,
         "expires_at": _EPOCH,
+        "readonly": _READONLY,
     },
     "api_token_revoke": {"token_name": _NAME},
     "api_token_get_details": {"token": _STR},

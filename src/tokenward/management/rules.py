@@ -7,6 +7,7 @@ Pure functions of values, so the CLI, the HTTP API and the tests meet the same r
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ __all__ = [
     "check_may_mint",
     "check_owner_acls",
     "strings",
+    "utc_time",
     "validate_expiry",
     "validate_user",
 ]
@@ -52,10 +54,20 @@ def validate_expiry(expires_at: int | None, now: float) -> int | None:
     if isinstance(expires_at, bool) or not isinstance(expires_at, int):
         raise ValidationError(f"expiry must be an epoch second, not {expires_at!r}")
     if expires_at <= int(now):
-        raise ValidationError("expiry must be in the future")
+        raise ValidationError(f"expiry must be in the future, not {utc_time(expires_at)}")
     if expires_at > MAX_EPOCH:
         raise ValidationError("expiry is after the year 9999")
     return expires_at
+
+
+def utc_time(epoch: int) -> str:
+    """An epoch second as a person reads it in a message, in one zone for every reader:
+    ``2026-12-03 23:59:59 UTC``."""
+    try:
+        moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(epoch)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def strings(values: Iterable[str], what: str) -> list[str]:
@@ -89,8 +101,9 @@ def check_owner_acls(owner: Owner | None, acls: frozenset[str], user: str) -> No
 @dataclasses.dataclass(frozen=True, slots=True)
 class CallerLimits:
     """What a token managing its owner's tokens may hand out: no ACL it does not hold, no
-    address outside its allow-list, no expiry after its own. Otherwise a narrow token with
-    ``manage-api-tokens`` could mint itself a broad one.
+    address outside its allow-list, no expiry after its own, and, from a read-only token,
+    only read-only tokens. Otherwise a narrow token with ``manage-api-tokens`` could mint
+    itself a broad one.
 
     ``all`` is granted only by a caller whose own token carries ``all``: a token with ``all``
     gains whatever its owner gains later, and would outgrow a caller with a fixed list."""
@@ -100,6 +113,7 @@ class CallerLimits:
     networks: tuple[Network, ...]  # empty: any address
     expires_at: int | None
     holds_all: bool = False  # the caller's own token carries ``all`` (and grows with its owner)
+    readonly: bool = False  # the caller is read-only: what it manages must be too
 
     def check_acls(self, acls: frozenset[str], owner: Owner) -> None:
         granted = effective_acls(acls, owner.acls)
@@ -133,9 +147,17 @@ class CallerLimits:
         if self.expires_at is None:
             return
         if expires_at is None or expires_at > self.expires_at:
+            asked = "never" if expires_at is None else utc_time(expires_at)
             raise ValidationError(
-                f"the calling token ({self.label}) expires at {self.expires_at}: the token it "
-                "manages must expire no later"
+                f"the calling token ({self.label}) expires {utc_time(self.expires_at)}: the "
+                f"token it manages must expire no later (asked for: {asked})"
+            )
+
+    def check_readonly(self, readonly: bool) -> None:
+        if self.readonly and not readonly:
+            raise ValidationError(
+                f"the calling token ({self.label}) is read-only: the token it manages must be "
+                "read-only too"
             )
 
     def check_token(self, record: TokenRecord, owner: Owner) -> None:
@@ -143,6 +165,7 @@ class CallerLimits:
         self.check_acls(record.acls, owner)
         self.check_ips(record.whitelist_ips)
         self.check_expiry(record.expires_at)
+        self.check_readonly(record.readonly)
 
     def check_may_edit(self, record: TokenRecord, owner: Owner) -> None:
         """Changing a token's ACLs, allow-list or expiry needs the token, as it stands, to be
@@ -173,7 +196,8 @@ def caller_limits(
     held = effective_acls(everything, actor.acls)
     holds_all = ALL in record.acls and held == everything  # not narrowed by the identity
     networks = parse_networks(record.whitelist_ips)
-    return CallerLimits(label, held, networks, record.expires_at, holds_all)
+    readonly = record.readonly or actor.readonly
+    return CallerLimits(label, held, networks, record.expires_at, holds_all, readonly)
 
 
 def _inside(network: Network, container: Network) -> bool:

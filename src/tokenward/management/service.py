@@ -79,10 +79,12 @@ class TokenService:
         acls: Iterable[str] | None = None,
         whitelist_ips: Iterable[str] = (),
         expires_at: int | None = None,
+        readonly: bool | None = None,
         actor: Identity | None = None,
     ) -> CreatedToken:
         """``acls=None``: ``all``, or with an ``actor`` the ACLs the actor holds (WHM's "no
-        acl = all of the caller's privileges")."""
+        acl = all of the caller's privileges"). ``readonly=None`` likewise: read-write, or
+        with an ``actor`` as the actor is (a read-only caller mints only read-only tokens)."""
         realm = Realm.parse(realm)
         validate_user(user)
         validate_name(name)
@@ -91,6 +93,8 @@ class TokenService:
         owner = check_may_mint(self._owner(realm, user), realm, user)
         if acls is None:
             acls = ("all",) if caller is None else caller.acls
+        if readonly is None:
+            readonly = caller is not None and caller.readonly
         acl_set = normalize_acls(strings(acls, "acls"), self.acl_vocabulary)
         check_owner_acls(owner, acl_set, user)
         ips = parse_allow_list(strings(whitelist_ips, "whitelist_ips"))
@@ -99,6 +103,7 @@ class TokenService:
             caller.check_acls(acl_set, owner)
             caller.check_ips(ips)
             caller.check_expiry(expires_at)
+            caller.check_readonly(readonly)
         if self.store.find(realm, user, name) is not None:
             raise DuplicateTokenError(f"{user} already has a {realm.value} token named {name!r}")
         secret = generate_secret()
@@ -113,6 +118,7 @@ class TokenService:
             expires_at=expires_at,
             acls=acl_set,
             whitelist_ips=ips,
+            readonly=bool(readonly),
         )
         self.store.add(record)
         self.trail.token("token.create", record, actor, describe(record))
@@ -127,7 +133,7 @@ class TokenService:
         grace: float | None = None,
         actor: Identity | None = None,
     ) -> CreatedToken:
-        """A new secret for the same token (name, ACLs, addresses, expiry).
+        """A new secret for the same token (name, ACLs, addresses, expiry, read-only).
 
         With ``grace`` seconds the replaced secret keeps working until then, so clients can
         be switched over without an outage; without, it stops at once. Rotating again ends
@@ -177,6 +183,7 @@ class TokenService:
         expires_at: int | Keep | None = KEEP,
         acls: Iterable[str] | Keep = KEEP,
         whitelist_ips: Iterable[str] | Keep = KEEP,
+        readonly: bool | Keep = KEEP,
         actor: Identity | None = None,
     ) -> TokenRecord:
         """Change what is given and keep the rest, like WHM's ``api_token_update``.
@@ -189,10 +196,11 @@ class TokenService:
         now = self.clock()
         caller = self._caller(actor, realm, user, now)
         record = self._require(realm, user, name)
-        limits = [not isinstance(value, Keep) for value in (expires_at, acls, whitelist_ips)]
+        given = (expires_at, acls, whitelist_ips, readonly)
+        limits = [not isinstance(value, Keep) for value in given]
         if new_name is None and not any(limits):
             raise ValidationError(
-                "nothing to update: give a new name, ACLs, IP addresses or an expiry"
+                "nothing to update: give a new name, ACLs, IP addresses, an expiry or read-only"
             )
         owner = self._owner(realm, user)
         if owner is None:
@@ -205,24 +213,22 @@ class TokenService:
         if not isinstance(acls, Keep):
             changes["acls"] = acl_set = normalize_acls(strings(acls, "acls"), self.acl_vocabulary)
             check_owner_acls(owner, acl_set, user)
-            if caller is not None:
-                caller.check_acls(acl_set, owner)
         if not isinstance(whitelist_ips, Keep):
-            changes["whitelist_ips"] = ips = parse_allow_list(strings(whitelist_ips, "ips"))
-            if caller is not None:
-                caller.check_ips(ips)
+            changes["whitelist_ips"] = parse_allow_list(strings(whitelist_ips, "ips"))
         if not isinstance(expires_at, Keep):
-            changes["expires_at"] = expiry = validate_expiry(expires_at, now)
-            if caller is not None:
-                caller.check_expiry(expiry)
+            changes["expires_at"] = validate_expiry(expires_at, now)
+        if not isinstance(readonly, Keep):
+            changes["readonly"] = bool(readonly)
         changes = {k: v for k, v in changes.items() if getattr(record, k) != v}
         if not changes:
             raise ValidationError(f"nothing to change: token {name!r} already has these values")
+        updated = record.replace(**changes)
+        if caller is not None and any(limits):  # the token was within them: is it still?
+            caller.check_token(updated, owner)
         if "name" in changes and self.store.find(realm, user, str(changes["name"])) is not None:
             raise DuplicateTokenError(
                 f"{user} already has a {realm.value} token named {changes['name']!r}"
             )
-        updated = record.replace(**changes)
         self.store.save(updated)
         kind = "token.rename" if set(changes) == {"name"} else "token.update"
         self.trail.token(kind, updated, actor, describe_changes(record, updated))

@@ -48,6 +48,10 @@ FAILURE_HINTS: dict[FailureReason, str] = {
     FailureReason.OWNER_SUSPENDED: "the token's owner is suspended",
     FailureReason.INSECURE_TRANSPORT: "the token was sent over plain HTTP",
     FailureReason.MISSING_ACL: "the token is valid but lacks an ACL the route requires (403)",
+    FailureReason.READ_ONLY: (
+        "the token is read-only: only GET, HEAD, OPTIONS and TRACE are accepted, whatever its "
+        "ACLs (403); use a read-write token, or `tokenward update --read-write`"
+    ),
     FailureReason.STORE_UNAVAILABLE: "the store could not answer (503)",
     FailureReason.OVERLOADED: "too many first-time verifications are queued (503)",
     FailureReason.UNSAFE_PATH: (
@@ -101,8 +105,15 @@ def _short(values: Sequence[str], empty: str, keep: int) -> str:
     return shown if len(values) <= keep else f"{shown} +{len(values) - keep} more"
 
 
+def _access(view: TokenView) -> str:
+    return "read-only" if view.readonly else "read-write"
+
+
 def token_rows(views: Sequence[TokenView]) -> list[list[str]]:
-    header = ["REALM", "USER", "NAME", "STATUS", "EXPIRES", "LAST USED", "FROM", "IPS", "ACLS"]
+    header = [
+        *("REALM", "USER", "NAME", "STATUS", "ACCESS"),
+        *("EXPIRES", "LAST USED", "FROM", "IPS", "ACLS"),
+    ]
     rows = [header]
     for view in views:
         rows.append(
@@ -111,6 +122,7 @@ def token_rows(views: Sequence[TokenView]) -> list[list[str]]:
                 view.user,
                 view.name,
                 view.status.value,
+                _access(view),
                 format_time(view.expires_at),
                 format_time(view.last_used_at, "-"),
                 view.last_used_ip or "-",
@@ -137,6 +149,7 @@ def describe_view(view: TokenView) -> list[str]:
         ("user", view.user),
         ("realm", view.realm.value),
         ("status", view.status.value),
+        ("access", _access(view)),
         ("created", format_time(view.create_time)),
         ("expires", format_time(view.expires_at)),
         ("last used", format_time(view.last_used_at, "-")),

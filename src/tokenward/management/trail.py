@@ -57,7 +57,8 @@ def label(actor: Identity) -> str:
 def describe(record: TokenRecord) -> str:
     expiry = "never" if record.expires_at is None else str(record.expires_at)
     ips = ",".join(record.whitelist_ips) or "any"
-    return f"acls={','.join(sorted(record.acls))} ips={ips} expires_at={expiry}"
+    readonly = " readonly" if record.readonly else ""
+    return f"acls={','.join(sorted(record.acls))} ips={ips} expires_at={expiry}{readonly}"
 
 
 def describe_changes(before: TokenRecord, after: TokenRecord) -> str:
@@ -71,4 +72,6 @@ def describe_changes(before: TokenRecord, after: TokenRecord) -> str:
         parts.append(f"ips {old or 'any'} -> {new or 'any'}")
     if before.expires_at != after.expires_at:
         parts.append(f"expires_at {before.expires_at or 'never'} -> {after.expires_at or 'never'}")
+    if before.readonly != after.readonly:
+        parts.append("read-write -> read-only" if after.readonly else "read-only -> read-write")
     return "; ".join(parts)

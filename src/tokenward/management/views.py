@@ -50,6 +50,7 @@ class TokenView:
     acls: frozenset[str]
     status: TokenStatus
     previous_secret_until: int | None = None
+    readonly: bool = False
 
     @classmethod
     def from_record(cls, record: TokenRecord, now: float) -> TokenView:
@@ -68,10 +69,11 @@ class TokenView:
             acls=record.acls,
             status=token_status(record.expires_at, now),
             previous_secret_until=previous_until,
+            readonly=record.readonly,
         )
 
     def to_json(self) -> dict[str, object]:
-        """The CLI's and the API's JSON shape (keys are a contract, see design §4)."""
+        """The CLI's and the API's JSON shape (its keys are a contract: docs/managing.md)."""
         return {
             "name": self.name,
             "user": self.user,
@@ -84,6 +86,7 @@ class TokenView:
             "last_used_ip": self.last_used_ip,
             "status": self.status.value,
             "previous_secret_until": self.previous_secret_until,
+            "readonly": self.readonly,
         }
 
 

@@ -27,14 +27,25 @@ from tokenward.errors import (
     TokenNotFoundError,
 )
 from tokenward.stores.base import TokenStore, Usage
-from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
+from tokenward.stores.rows import (
+    COLUMN_LIST,
+    assignments,
+    from_row,
+    placeholders,
+    saved_values,
+    to_row,
+)
 from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the readonly column
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _COLUMNS = COLUMN_LIST
+# From each older version to the next ({table}: the schema's table), under the migrate lock.
+_UPGRADES = {
+    "1": "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS readonly BOOLEAN NOT NULL DEFAULT FALSE",
+}
 
 
 class PostgresStore(TokenStore):
@@ -114,6 +125,7 @@ class PostgresStore(TokenStore):
                         previous_digest TEXT UNIQUE,
                         previous_verifier TEXT,
                         previous_until BIGINT,
+                        readonly BOOLEAN NOT NULL DEFAULT FALSE,
                         UNIQUE (realm, username, name)
                     )""")
                 cur.execute(
@@ -124,13 +136,23 @@ class PostgresStore(TokenStore):
                 created = cur.rowcount == 1
                 cur.execute(f"SELECT value FROM {self._meta} WHERE key = 'schema_version'")  # noqa: S608
                 row = cur.fetchone()
+                found = version = None if row is None else str(row[0])
+                while version in _UPGRADES:
+                    cur.execute(_UPGRADES[version].format(table=self._table))
+                    version = str(int(version) + 1)
+                if version != found:
+                    cur.execute(
+                        f"UPDATE {self._meta} SET value = %s WHERE key = 'schema_version'",  # noqa: S608
+                        (version,),
+                    )
             finally:
                 cur.execute("SELECT pg_advisory_unlock(hashtext('tokenward migrate'))")
-        found = None if row is None else str(row[0])
-        if found != str(SCHEMA_VERSION):
+        if version != str(SCHEMA_VERSION):
             raise StoreError(f"{self!r}: schema version {found} is not {SCHEMA_VERSION}")
         if created:
             return f"created schema version {SCHEMA_VERSION}"
+        if version != found:
+            return f"upgraded schema version {found} to {version}"
         return f"schema version {SCHEMA_VERSION} is up to date"
 
     def drop(self) -> None:
@@ -171,8 +193,7 @@ class PostgresStore(TokenStore):
     def add(self, record: TokenRecord) -> None:
         with self._cursor() as cur:
             cur.execute(
-                f"INSERT INTO {self._table} ({_COLUMNS}) VALUES "  # noqa: S608
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({placeholders('%s')})",  # noqa: S608
                 to_row(record),
             )
             self._announce(cur)
@@ -299,6 +320,10 @@ class PostgresStore(TokenStore):
             return DuplicateTokenError("a token with that name already exists")
         if isinstance(exc, pg_errors.UndefinedTable):
             return StoreError(f"{self!r}: no tokenward schema here; run `tokenward migrate`")
+        if isinstance(exc, pg_errors.UndefinedColumn):
+            return StoreError(
+                f"{self!r}: the schema is older than this code; run `tokenward migrate`"
+            )
         return StoreError(f"{self!r} could not answer: {type(exc).__name__}")
 
     async def _async(self) -> AsyncConnectionPool:

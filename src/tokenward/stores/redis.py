@@ -4,7 +4,9 @@ Every change is one Lua script, so it is atomic: two workers creating the same n
 get exactly one token and one ``DuplicateTokenError``. A request costs one round trip (one
 script reads the digest index, the record and its last use). Keys, under a prefix:
 
-- ``t:<id>`` the record as JSON (never the secret), ``lu:<id>`` its last use (hash);
+- ``t:<id>`` the record as JSON (never the secret), ``lu:<id>`` its last use (hash); a
+  ``readonly`` member is there only when true (layout 2), so a layout-1 record reads as
+  read-write and needs no rewrite;
 - ``d:<digest>`` → id, for the current and a rotated-out previous digest;
 - ``n:<realm>:<user>:<name>`` → id (names are unique per user and realm);
 - ``u:<realm>:<user>`` and ``all``: sets of ids, for listings.
@@ -29,7 +31,7 @@ from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: records may carry ``readonly``
 
 
 class RedisStore(TokenStore):
@@ -268,6 +270,7 @@ def _args(record: TokenRecord) -> list[str]:
         "previous_digest": record.previous_digest,
         "previous_verifier": record.previous_verifier,
         "previous_until": record.previous_until,
+        "readonly": record.readonly or None,
     }
     raw = json.dumps({k: v for k, v in document.items() if v is not None})  # Lua sees nil
     return [
@@ -302,4 +305,5 @@ def _decode(found: Any) -> TokenRecord | None:
         previous_digest=data.get("previous_digest"),
         previous_verifier=data.get("previous_verifier"),
         previous_until=data.get("previous_until"),
+        readonly=bool(data.get("readonly", False)),
     )

@@ -14,6 +14,7 @@ __all__ = [
     "SAVED_COLUMNS",
     "assignments",
     "from_row",
+    "placeholders",
     "saved_values",
     "to_row",
 ]
@@ -37,6 +38,7 @@ COLUMNS = (
     "previous_digest",
     "previous_verifier",
     "previous_until",
+    "readonly",  # schema version 2
 )
 SAVED_COLUMNS = COLUMNS[1:10] + COLUMNS[12:]
 
@@ -58,6 +60,7 @@ def to_row(r: TokenRecord) -> tuple[Any, ...]:
         r.previous_digest,
         r.previous_verifier,
         r.previous_until,
+        r.readonly,
     )
 
 
@@ -88,6 +91,7 @@ def from_row(row: Sequence[Any]) -> TokenRecord:
         prev_digest,
         prev_verifier,
         prev_until,
+        readonly,
     ) = row
     return TokenRecord(
         id=str(id_),
@@ -105,10 +109,16 @@ def from_row(row: Sequence[Any]) -> TokenRecord:
         previous_digest=prev_digest,
         previous_verifier=prev_verifier,
         previous_until=None if prev_until is None else int(prev_until),
+        readonly=bool(readonly),
     )
 
 
 COLUMN_LIST = ", ".join(COLUMNS)
+
+
+def placeholders(placeholder: str) -> str:
+    """``?, ?, …``: one per column, for ``add``'s INSERT."""
+    return ", ".join([placeholder] * len(COLUMNS))
 
 
 def assignments(placeholder: str) -> str:

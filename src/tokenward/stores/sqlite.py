@@ -17,12 +17,14 @@ database. The file is created 0600; SQLite gives its -wal and -shm files the sam
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shlex
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.request import pathname2url
@@ -30,13 +32,20 @@ from urllib.request import pathname2url
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
 from tokenward.stores.base import TokenStore, Usage
-from tokenward.stores.rows import COLUMN_LIST, assignments, from_row, saved_values, to_row
+from tokenward.stores.rows import (
+    COLUMN_LIST,
+    assignments,
+    from_row,
+    placeholders,
+    saved_values,
+    to_row,
+)
 
 __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger("tokenward.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the readonly column
 _COLUMNS = COLUMN_LIST
 _SAVE = f"UPDATE tokenward_tokens SET {assignments('?')} WHERE id = ?"  # noqa: S608
 _SCHEMA = """
@@ -56,10 +65,15 @@ CREATE TABLE IF NOT EXISTS tokenward_tokens (
     previous_digest TEXT UNIQUE,
     previous_verifier TEXT,
     previous_until INTEGER,
+    readonly INTEGER NOT NULL DEFAULT 0,
     UNIQUE (realm, username, name)
 );
 CREATE TABLE IF NOT EXISTS tokenward_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# From each older version to the next, applied in order inside the schema's one transaction.
+_UPGRADES = {
+    "1": "ALTER TABLE tokenward_tokens ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0",
+}
 _CACHE_LIMIT = 10_000
 _GET = (
     f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE digest = ? "  # noqa: S608
@@ -69,10 +83,45 @@ _GET = (
 
 class _Local(threading.local):
     connection: sqlite3.Connection | None = None
-    pid: int = 0
+    generation: int = -1  # the process generation the connection was made in
     identity: tuple[int, int, int, int] | None = None
+    checked_at: float = -math.inf  # when the file's identity was last looked at
     data_version: int = -1
+    shm: int = -1  # the -shm file's descriptor, read-only (-1: none): see _unchanged
+    header: bytes = b""  # the WAL-index header the cache was last validated against
     cache: dict[str, TokenRecord | None]
+
+
+# A connection (and its -shm file) must never cross a fork. Bumped in every child, so the
+# request path compares an int instead of calling getpid() each time.
+_generation = 0
+
+
+def _forked() -> None:
+    global _generation  # noqa: PLW0603 - a counter the fork hook owns, not a registry
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+# The WAL-index header: two 48-byte copies at the start of the -shm file. SQLite rewrites
+# both on every commit (copy 1, then copy 0), so while both still equal the snapshot taken
+# when the cache was last validated, no connection has committed since. A torn read shows
+# two unequal copies and takes the checked path.
+_WAL_HEADER = 96
+_MISSING = object()
+
+
+def _open_wal_index(path: str) -> int:
+    """The database's -shm file, open read-only; -1 without one (not WAL, or a VFS
+    without shared memory). Read with one ``pread``, never mapped: SQLite may truncate the
+    file when a connection opens it, and a mapping read then would kill the process with
+    SIGBUS, where a short read only means "changed". SQLite never unlinks it while a
+    connection of ours is open, and it is closed with that connection."""
+    try:
+        return os.open(path + "-shm", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
 
 
 def _create_private(path: str) -> None:
@@ -104,12 +153,19 @@ class SQLiteStore(TokenStore):
         cache: bool = True,
         busy_timeout: float = 10.0,
         create: bool = True,
+        identity_check_interval: float = 0.01,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``identity_check_interval``: how often (seconds, per thread) the database file's
+        identity is checked with ``stat``; a file swapped underneath is seen within it."""
         self.path = str(path)
+        self._identity_interval = identity_check_interval
+        self._monotonic = monotonic
         self._cache = cache
         self._timeout = busy_timeout
         self._local = _Local()
         self._connections: set[sqlite3.Connection] = set()
+        self._shm_files: set[int] = set()  # descriptors of -shm files, one per connection
         self._lock = threading.Lock()
         if self.path == ":memory:" or not self.path:
             # Each thread has its own connection, so each would see its own empty database.
@@ -118,7 +174,7 @@ class SQLiteStore(TokenStore):
         # Every open is mode=rw: only _create_private creates the file, so a database deleted
         # or moved away later is an error (a 503), never a new empty store.
         self._uri = f"file://{pathname2url(self._file)}?mode=rw"
-        self._unreported = False  # this open made the schema; migrate() has not said so yet
+        self._unreported = ""  # what this open did to the schema; migrate() has not said so
         if create:
             try:
                 Path(self._file).parent.mkdir(parents=True, exist_ok=True)
@@ -131,28 +187,36 @@ class SQLiteStore(TokenStore):
         self._check_version()
 
     def migrate(self) -> str:
-        """The schema is made when the store is opened (unless ``create=False``); this makes
-        it if missing and says whether it was made, once."""
-        created = self._make_schema() or self._unreported
-        self._unreported = False
+        """The schema is made or upgraded when the store is opened (unless ``create=False``);
+        this does it if still needed and says what was done, once."""
+        done = self._make_schema() or self._unreported
+        self._unreported = ""
         self._check_version()
-        if created:
-            return f"created schema version {SCHEMA_VERSION}"
-        return f"schema version {SCHEMA_VERSION} is up to date"
+        return done or f"schema version {SCHEMA_VERSION} is up to date"
 
-    def _make_schema(self) -> bool:
-        """Tables and version row where missing; True if this made them."""
+    def _make_schema(self) -> str:
+        """Tables and version row where missing, an older schema upgraded (one transaction:
+        processes opening the file at once queue, and one of them does it); what it did."""
         with self._write() as db:
             for statement in _SCHEMA.split(";"):  # executescript would commit early
                 if statement.strip():
                     db.execute(statement)
-            return bool(
-                db.execute(
-                    "INSERT OR IGNORE INTO tokenward_meta (key, value) "
-                    "VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                ).rowcount
+            if db.execute(
+                "INSERT OR IGNORE INTO tokenward_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            ).rowcount:
+                return f"created schema version {SCHEMA_VERSION}"
+            row = db.execute("SELECT value FROM tokenward_meta WHERE key = 'schema_version'")
+            found = version = str(row.fetchone()[0])
+            while version in _UPGRADES:
+                db.execute(_UPGRADES[version])
+                version = str(int(version) + 1)
+            if version == found:
+                return ""  # up to date, or newer than this code (_check_version says so)
+            db.execute(
+                "UPDATE tokenward_meta SET value = ? WHERE key = 'schema_version'", (version,)
             )
+            return f"upgraded schema version {found} to {version}"
 
     def _require_existing(self) -> None:
         try:
@@ -171,9 +235,11 @@ class SQLiteStore(TokenStore):
             raise StoreError(
                 f"SQLite store {self._file!r} has no tokenward schema; run `tokenward migrate`"
             )
-        version = self._read_one("SELECT value FROM tokenward_meta WHERE key='schema_version'", ())
-        if version is None or str(version[0]) != str(SCHEMA_VERSION):
-            raise StoreError(f"{self.path}: schema version {version} is not {SCHEMA_VERSION}")
+        row = self._read_one("SELECT value FROM tokenward_meta WHERE key='schema_version'", ())
+        version = None if row is None else str(row[0])
+        if version != str(SCHEMA_VERSION):
+            hint = "; run `tokenward migrate`" if version in _UPGRADES else ""
+            raise StoreError(f"{self.path}: schema version {version} is not {SCHEMA_VERSION}{hint}")
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -186,16 +252,22 @@ class SQLiteStore(TokenStore):
             if not self._cache:
                 return self._select(db, digest)
             local = self._local
-            if digest not in local.cache:
+            cached = local.cache.get(digest, _MISSING)
+            if cached is _MISSING:
                 # Unknown tokens (and first reads) cost the query alone. A found record is
                 # read again after data_version, so the cached copy is never older than it.
                 if self._select(db, digest) is None:
                     return None
-            elif self._version(db) == local.data_version:
-                return local.cache[digest]
+            elif self._unchanged(local):
+                return cached  # type: ignore[return-value]
+            header = self._header(local)  # before the checks: a later commit shows next time
             version = self._version(db)
+            if version == local.data_version and cached is not _MISSING:
+                local.header = header
+                return cached  # type: ignore[return-value]
             if version != local.data_version:
                 local.cache, local.data_version = {}, version
+            local.header = header
             record = self._select(db, digest)
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
@@ -204,6 +276,27 @@ class SQLiteStore(TokenStore):
                 local.cache.clear()
             local.cache[digest] = record
         return record
+
+    @staticmethod
+    def _unchanged(local: _Local) -> bool:
+        """True when no connection has committed since the cache was validated: the
+        WAL-index header still equals the snapshot (no system call, no SQL)."""
+        if local.shm < 0 or not local.header:
+            return False
+        return os.pread(local.shm, _WAL_HEADER, 0) == local.header
+
+    def _header(self, local: _Local) -> bytes:
+        """The WAL-index header if its two copies agree, else ``b""`` (a write under way,
+        or no -shm file: the checked path every time). SQLite makes the -shm file at the
+        connection's first read in WAL mode, so it is mapped on the first checked read."""
+        if local.shm < 0:
+            local.shm = _open_wal_index(self._file)
+            if local.shm < 0:
+                return b""
+            with self._lock:
+                self._shm_files.add(local.shm)
+        now = os.pread(local.shm, _WAL_HEADER, 0)
+        return now if len(now) == _WAL_HEADER and now[:48] == now[48:] else b""
 
     @staticmethod
     def _version(db: sqlite3.Connection) -> int:
@@ -230,8 +323,7 @@ class SQLiteStore(TokenStore):
     def add(self, record: TokenRecord) -> None:
         with self._write() as db:
             db.execute(
-                f"INSERT INTO tokenward_tokens ({_COLUMNS}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO tokenward_tokens ({_COLUMNS}) VALUES ({placeholders('?')})",  # noqa: S608
                 to_row(record),
             )
 
@@ -298,14 +390,26 @@ class SQLiteStore(TokenStore):
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+            for descriptor in self._shm_files:
+                os.close(descriptor)
+            self._shm_files.clear()
         self._local = _Local()
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         local = self._local
+        if local.connection is not None and local.generation == _generation:
+            now = self._monotonic()
+            if now - local.checked_at < self._identity_interval:
+                return local.connection
+            local.checked_at = now
         seen = self._stat(local)
-        if local.connection is not None and local.pid == os.getpid() and local.identity == seen:
+        if (
+            local.connection is not None
+            and local.generation == _generation
+            and local.identity == seen
+        ):
             return local.connection
         # A new thread, a new process (a connection must never cross a fork), or a file that
         # was swapped: the old connection would read the old inode and its page cache forever.
@@ -315,9 +419,10 @@ class SQLiteStore(TokenStore):
         )
         with self._lock:
             self._connections.add(connection)
-        local.connection, local.pid, local.data_version = connection, os.getpid(), -1
+        local.connection, local.generation, local.data_version = connection, _generation, -1
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
+        local.checked_at = self._monotonic()
         # Turning WAL on, or closing the old connection (a checkpoint), may have just written the
         # file. If the name moved to another file meanwhile, the next call must check again.
         after = self._stat(local)
@@ -337,7 +442,12 @@ class SQLiteStore(TokenStore):
 
     def _disconnect(self, local: _Local) -> None:
         connection, local.connection, local.identity, local.cache = local.connection, None, None, {}
-        if connection is not None and local.pid == os.getpid():  # never close a parent's
+        shm, local.shm, local.header = local.shm, -1, b""
+        if shm >= 0 and local.generation == _generation:  # a parent's is the parent's
+            with self._lock:
+                self._shm_files.discard(shm)
+            os.close(shm)
+        if connection is not None and local.generation == _generation:  # never a parent's
             with self._lock:
                 self._connections.discard(connection)
             connection.close()
@@ -360,7 +470,7 @@ class SQLiteStore(TokenStore):
             raise StoreError(f"SQLite store {self.path!r} could not be written") from exc
         finally:
             # Our own commits do not move this connection's data_version: drop its cache.
-            self._local.data_version = -1
+            self._local.data_version, self._local.header = -1, b""
 
     def _read_one(self, sql: str, params: Sequence[str]) -> tuple[object, ...] | None:
         try:

@@ -104,6 +104,7 @@ class TokenFactory:
         whitelist_ips: Iterable[str] = (),
         expires_at: int | None = None,
         expires_in: float | None = None,
+        readonly: bool = False,
     ) -> MintedToken:
         self._count += 1
         if expires_in is not None:
@@ -116,6 +117,7 @@ class TokenFactory:
             acls=acls,
             whitelist_ips=whitelist_ips,
             expires_at=expires_at,
+            readonly=readonly,
         )
         return MintedToken(created)
 

@@ -73,6 +73,21 @@ class StoreConformance:
         assert store.get("0" * 32) is None
         assert store.find(Realm.WHM, "alice", "t") is None
 
+    def test_readonly_survives_every_write_and_read(self, store: TokenStore) -> None:
+        """A store that drops the flag would silently turn read-only tokens read-write."""
+        r = record(readonly=True)
+        store.add(r)
+        store.add(record(name="rw"))
+        assert store.get(r.digest) == r
+        assert {x.name: x.readonly for x in store.list()} == {"t": True, "rw": False}
+        store.save(r.replace(name="renamed"))
+        assert store.rename_user(Realm.CPANEL, "alice", "alicia") == 2
+        moved = store.find(Realm.CPANEL, "alicia", "renamed")
+        assert moved is not None
+        assert moved.readonly
+        store.save(moved.replace(readonly=False))
+        assert store.get(r.digest) == moved.replace(readonly=False)
+
     def test_aget_answers_like_get(self, store: TokenStore) -> None:
         import asyncio
 

@@ -21,8 +21,9 @@ class TokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "expires_at",
         "last_used_at",
         "last_used_ip",
+        "readonly",
     )
-    list_filter = ("realm",)
+    list_filter = ("realm", "readonly")
     search_fields = ("name", "username")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -24,6 +24,7 @@ class Token(models.Model):
     last_used_ip: models.CharField[str | None, str | None] = models.CharField(
         "last used from", max_length=64, null=True
     )
+    readonly = models.BooleanField("read-only", default=False)
 
     class Meta:
         managed = False

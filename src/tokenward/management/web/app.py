@@ -49,6 +49,7 @@ SIGNIN_COOKIE = "tokenward_signin"
 _STATIC = {
     "/static/tokens.js": "text/javascript; charset=utf-8",
     "/static/tokens.css": "text/css; charset=utf-8",
+    "/static/favicon.svg": "image/svg+xml",
 }
 # Why the sign-in page is shown, by a fixed key: the query never carries free text to echo.
 _SIGNIN_REASONS = {
@@ -157,6 +158,8 @@ class TokenPageASGI:
 
     def _no_route(self, request: WebRequest, method: str) -> Reply:
         """Static files, and the answers for paths or methods that have no page."""
+        if method == "GET" and request.path == "/favicon.ico":  # mounted at the root: no 404
+            return Reply(200, self.static["/static/favicon.svg"], "image/svg+xml")
         if method == "GET" and request.path in _STATIC:
             reply = Reply(200, self.static[request.path], _STATIC[request.path])
             reply.cache = "no-cache"

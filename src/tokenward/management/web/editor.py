@@ -1,5 +1,5 @@
-"""The generate and edit form (name, expiry, allow-list, ACLs), the rotate form, and the
-one page that ever shows a secret."""
+"""The generate and edit form (name, expiry, allow-list, read-only, ACLs), the rotate form,
+and the one page that ever shows a secret."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ from tokenward.core.acl import ALL, DANGEROUS_ACLS, WHM_ACL_GROUPS
 from tokenward.core.header import format_authorization
 from tokenward.core.network import MAX_ALLOWED_IPS
 from tokenward.core.tokens import MAX_NAME_LENGTH
-from tokenward.management.text import format_time
+from tokenward.management.text import format_time, parse_duration
 from tokenward.management.views import CreatedToken, TokenView
-from tokenward.management.web.forms import EXPIRY_CHOICES, GRACE_CHOICES, KEEP_EXPIRY, TokenForm
+from tokenward.management.web.forms import (
+    GRACE_CHOICES,
+    KEEP_EXPIRY,
+    TokenForm,
+    expiry_choices,
+    latest_date,
+)
 from tokenward.management.web.layout import (
     PageContext,
     confirm_page,
@@ -36,40 +42,37 @@ _NAME_RULE = (
 )
 
 
-def _acl_item(acl: str, checked: bool, held: bool) -> str:
+def _acl_item(acl: str, checked: bool) -> str:
     ident = f"acl-{acl}"
-    described = []
-    notes = ""
+    notes = aria = ""
     if acl in DANGEROUS_ACLS:
-        described.append(f"{ident}-warn")
-        notes += (
+        aria = f' aria-describedby="{esc(ident)}-warn"'
+        notes = (
             f'<span class="danger-note" id="{esc(ident)}-warn"><span aria-hidden="true">⚠</span> '
             f"Dangerous: {esc(DANGEROUS_ACLS[acl])}</span>"
         )
-    disabled = not held and not checked
-    if disabled:
-        described.append(f"{ident}-held")
-        notes += f'<span class="muted" id="{esc(ident)}-held">Your token does not hold this.</span>'
-    aria = f' aria-describedby="{esc(" ".join(described))}"' if described else ""
     return (
         f'<li><input type="checkbox" name="acl" value="{esc(acl)}" id="{esc(ident)}"'
-        f"{' checked' if checked else ''}{' disabled' if disabled else ''}{aria}>"
+        f"{' checked' if checked else ''}{aria}>"
         f' <label for="{esc(ident)}">{esc(acl)}</label>{notes}</li>'
     )
 
 
 def _acl_picker(form: TokenForm, caller_acls: frozenset[str]) -> str:
+    """Only what the signed-in token can grant (all of the chart when it holds ``all``),
+    plus what the form already has checked, so saving an edit keeps the token's ACLs."""
     chosen = set(form.acls)
     groups = dict(WHM_ACL_GROUPS)
     known = {acl for names in groups.values() for acl in names}
-    other = tuple(sorted(chosen - known))
+    other = tuple(sorted((chosen | caller_acls) - known))
     if other:  # ACLs outside WHM's chart (a custom vocabulary): shown so they are kept
         groups["other"] = other
     sections = []
     for group, names in groups.items():
-        items = "".join(
-            _acl_item(acl, acl in chosen, ALL in caller_acls or acl in caller_acls) for acl in names
-        )
+        shown = [acl for acl in names if acl in chosen or ALL in caller_acls or acl in caller_acls]
+        if not shown:
+            continue
+        items = "".join(_acl_item(acl, acl in chosen) for acl in shown)
         title = _GROUP_TITLES.get(group, "Other")
         sections.append(
             f'<fieldset class="acl-group"><legend>{esc(title)}</legend>'
@@ -81,8 +84,17 @@ def _acl_picker(form: TokenForm, caller_acls: frozenset[str]) -> str:
     )
 
 
-def _expiry(form: TokenForm, editing: TokenView | None, now: float) -> str:
-    choices = list(EXPIRY_CHOICES)
+def _readonly(form: TokenForm) -> str:
+    checked = " checked" if form.readonly else ""
+    return f"""<label class="choice"><input type="checkbox" id="readonly" name="readonly" value="1"
+ aria-describedby="readonly-help"{checked}> Read-only</label>
+<p id="readonly-help" class="help">Requests other than GET, HEAD, OPTIONS and TRACE are
+refused (403), whatever the ACLs. A read-only token can only create read-only tokens.</p>"""
+
+
+def _expiry(form: TokenForm, editing: TokenView | None, now: float, limit: int | None) -> str:
+    """The presets within ``limit``, the signed-in token's own expiry (see ``expiry_choices``)."""
+    choices = expiry_choices(now, limit)
     if editing is not None:
         current = format_time(editing.expires_at, "never")
         choices.insert(0, (KEEP_EXPIRY, f"Keep the current expiry ({current})"))
@@ -92,6 +104,7 @@ def _expiry(form: TokenForm, editing: TokenView | None, now: float) -> str:
         for value, label in choices
     )
     today = datetime.datetime.fromtimestamp(now).date().isoformat()
+    latest = "" if limit is None else f' max="{esc(latest_date(limit).isoformat())}"'
     return f"""<label for="expiry">Expires</label>
 <select id="expiry" name="expiry" data-expiry aria-describedby="expiry-help">{options}</select>
 <p id="expiry-help" class="help">A preset starts now. A date means 23:59:59 server time
@@ -99,7 +112,7 @@ on that day.</p>
 <div class="date-field" data-expiry-date>
 <label for="expiry_date">Expiry date (for “On a date…”)</label>
 <input type="date" id="expiry_date" name="expiry_date" value="{esc(form.expiry_date)}"
- min="{esc(today)}">
+ min="{esc(today)}"{latest}>
 </div>"""
 
 
@@ -111,6 +124,7 @@ def token_form_page(
     caller_acls: frozenset[str],
     now: float,
     once: str = "",
+    caller_expires_at: int | None = None,
 ) -> str:
     title = "Generate an API token" if editing is None else f"Edit token “{editing.name}”"
     action = "/new" if editing is None else "/edit"
@@ -131,7 +145,7 @@ def token_form_page(
  autocapitalize="none" data-validate-name aria-describedby="name-help name-error">
 <p id="name-help" class="help">{_NAME_RULE} For example <code>deploy-runner-prod</code>.</p>
 <p id="name-error" class="field-error" aria-live="polite" hidden></p>
-{_expiry(form, editing, now)}
+{_expiry(form, editing, now, caller_expires_at)}
 <label for="ips">IP addresses allowed to use the token</label>
 <textarea id="ips" name="ips" rows="4" spellcheck="false" autocapitalize="none"
  data-count-lines="{MAX_ALLOWED_IPS}" aria-describedby="ips-help ips-count"
@@ -139,6 +153,7 @@ def token_form_page(
 <p id="ips-help" class="help">One IPv4 or IPv6 address or CIDR prefix per line
 (<code>192.0.2.0/24</code>), up to {MAX_ALLOWED_IPS}. Leave empty to allow any address.</p>
 <p id="ips-count" class="help" aria-live="polite">{count} of {MAX_ALLOWED_IPS} entries</p>
+{_readonly(form)}
 {_acl_picker(form, caller_acls)}
 <div class="actions">
 <button type="submit" class="primary">{esc(submit)}</button>
@@ -149,9 +164,13 @@ def token_form_page(
     return layout(ctx, title, body)
 
 
-def rotate_page(ctx: PageContext, view: TokenView, *, once: str, own: bool) -> str:
+def rotate_page(ctx: PageContext, view: TokenView, *, once: str, own: bool, now: float) -> str:
+    """Grace periods the token lives through only: its secrets, old and new, end with it."""
+    left = None if view.expires_at is None else view.expires_at - int(now)
     options = "".join(
-        f'<option value="{esc(value)}">{esc(label)}</option>' for value, label in GRACE_CHOICES
+        f'<option value="{esc(value)}">{esc(label)}</option>'
+        for value, label in GRACE_CHOICES
+        if not value or left is None or parse_duration(value) <= left
     )
     note = (
         '<p class="notice notice-warning">This is the token you are signed in with: this '
@@ -190,9 +209,8 @@ def secret_page(ctx: PageContext, created: CreatedToken, *, rotated: bool, now: 
     )
     grace = ""
     if rotated and record.previous_until is not None and record.previous_until > now:
-        grace = (
-            f"<p>The old token keeps working until {esc(format_time(record.previous_until))}.</p>"
-        )
+        until = min(record.previous_until, record.expires_at or record.previous_until)
+        grace = f"<p>The old token keeps working until {esc(format_time(until))}.</p>"
     elif rotated:
         grace = "<p>The old token has stopped working.</p>"
     example = format_authorization(record.realm, record.user, "<your token>")
@@ -214,6 +232,7 @@ lost token cannot be recovered (revoke it and generate another).</div>
 <dt>Expires</dt><dd>{esc(format_time(record.expires_at, "never"))}</dd>
 <dt>IPs</dt><dd>{esc(", ".join(record.whitelist_ips) or "Any")}</dd>
 <dt>ACLs</dt><dd>{esc(", ".join(sorted(record.acls)))}</dd>
+<dt>Access</dt><dd>{"Read-only" if record.readonly else "Read-write"}</dd>
 <dt>Use it as</dt><dd><code>Authorization: {esc(example)}</code></dd>
 </dl>
 <form method="get" action="{esc(ctx.url("/"))}" class="stack saved">

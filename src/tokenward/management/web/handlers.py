@@ -16,7 +16,7 @@ from tokenward.errors import TokenNotFoundError, ValidationError
 from tokenward.management.service import TokenService
 from tokenward.management.views import CreatedToken, TokenView
 from tokenward.management.web.editor import rotate_page, secret_page, token_form_page
-from tokenward.management.web.forms import TokenForm, field, grace_seconds
+from tokenward.management.web.forms import TokenForm, default_expiry, field, grace_seconds
 from tokenward.management.web.layout import PageContext, confirm_page
 from tokenward.management.web.listing import list_page
 from tokenward.management.web.plumbing import Fields, Reply, WebRequest
@@ -116,12 +116,15 @@ def _form_page(call: Call, form: TokenForm, editing: TokenView | None, status: i
         caller_acls=call.identity.acls,
         now=call.app.service.clock(),
         once=once,
+        caller_expires_at=call.identity.expires_at,
     )
     return call.page(status, html)
 
 
 async def new_form(call: Call) -> Reply:
-    return _form_page(call, TokenForm(), None, 200)
+    identity = call.identity
+    expiry = default_expiry(call.app.service.clock(), identity.expires_at)
+    return _form_page(call, TokenForm(expiry=expiry, readonly=identity.readonly), None, 200)
 
 
 def _secret_reply(call: Call, created: CreatedToken, *, rotated: bool) -> Reply:
@@ -143,7 +146,8 @@ async def create(call: Call) -> Reply:
             realm=identity.realm,
             acls=list(form.acls),
             whitelist_ips=form.ips,
-            expires_at=_expiry(form, service.clock()),
+            expires_at=_expiry(form, service.clock(), identity.expires_at),
+            readonly=form.readonly,
             actor=identity,
         )
     except ValidationError as exc:
@@ -154,8 +158,8 @@ async def create(call: Call) -> Reply:
     return reply
 
 
-def _expiry(form: TokenForm, now: float) -> int | None:
-    expires_at = form.expires_at(now)
+def _expiry(form: TokenForm, now: float, limit: int | None) -> int | None:
+    expires_at = form.expires_at(now, limit)
     if not isinstance(expires_at, int | None):  # KEEP is only offered when editing
         raise ValidationError("choose when the token expires")
     return expires_at
@@ -183,7 +187,7 @@ async def edit(call: Call) -> Reply:
     form = TokenForm.from_fields(call.fields)
     identity, service = call.identity, call.app.service
     try:
-        changes = form.changes(view, service.clock())
+        changes = form.changes(view, service.clock(), identity.expires_at)
         if changes.empty:
             call.session.notify("ok", f"Token “{view.name}” was not changed: nothing differed.")
             return call.to_list()
@@ -196,6 +200,7 @@ async def edit(call: Call) -> Reply:
             expires_at=changes.expires_at,
             acls=changes.acls,
             whitelist_ips=changes.whitelist_ips,
+            readonly=changes.readonly,
             actor=identity,
         )
     except (ValidationError, TokenNotFoundError) as exc:
@@ -210,7 +215,8 @@ async def rotate_form(call: Call) -> Reply:
     if isinstance(view, Reply):
         return view
     own = view.name == call.identity.token_name
-    html = rotate_page(call.context(), view, once=call.session.issue_once(), own=own)
+    once, now = call.session.issue_once(), call.app.service.clock()
+    html = rotate_page(call.context(), view, once=once, own=own, now=now)
     return call.page(200, html)
 
 

@@ -37,6 +37,7 @@ _FRAME = string.Template(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>$title · Manage API Tokens</title>
+<link rel="icon" href="$root/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="$root/static/tokens.css">
 <script src="$root/static/tokens.js" defer></script>
 </head>

@@ -109,6 +109,8 @@ def _row(ctx: PageContext, view: TokenView) -> str:
     name = esc(view.name)
     mine = ctx.identity is not None and ctx.identity.token_name == view.name
     badge = ' <span class="badge">this session</span>' if mine else ""
+    if view.readonly:
+        badge += ' <span class="badge badge-readonly">read-only</span>'
     last_used = _time(view.last_used_at, "Never")
     if view.last_used_at is not None and view.last_used_ip:
         last_used += f'<br><span class="muted">from {esc(view.last_used_ip)}</span>'
@@ -183,7 +185,14 @@ def list_page(
         empty = "You have no tokens yet. Generate one to get started."
     else:
         empty = f"No token names contain “{search}”." if search else "No tokens."
-    purge = f"Purge {expired} expired token{'' if expired == 1 else 's'}"
+    purge = ""
+    if expired:  # nothing to purge: no button to press for nothing
+        label = f"Purge {expired} expired token{'' if expired == 1 else 's'}"
+        purge = f"""<form method="post" action="{esc(ctx.url("/purge-expired"))}" class="inline">
+{csrf_field(ctx)}
+<button type="submit">{esc(label)}</button>
+</form>
+"""
     count = f"Showing {len(views)} of {total} token{'s' if total != 1 else ''}."
     offset = _zone()
     owner = f"{identity.user} ({realm_label(identity.realm)})"
@@ -213,10 +222,6 @@ def list_page(
 <p id="no-match" class="empty"{" hidden" if views else ""}>{esc(empty)}</p>
 <section class="bulk" aria-labelledby="bulk-heading">
 <h2 id="bulk-heading">All tokens</h2>
-<form method="post" action="{esc(ctx.url("/purge-expired"))}" class="inline">
-{csrf_field(ctx)}
-<button type="submit"{" disabled" if not expired else ""}>{esc(purge)}</button>
-</form>
-<a class="button danger" href="{esc(ctx.url("/revoke-all"))}">Revoke all tokens…</a>
+{purge}<a class="button danger" href="{esc(ctx.url("/revoke-all"))}">Revoke all tokens…</a>
 </section>"""
     return layout(ctx, "API tokens", body)
