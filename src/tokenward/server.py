@@ -6,6 +6,10 @@
 - ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
 - the management API and the web page (``/tokens``), when they are mounted (``extra_routes``).
 
+A management API path may start with a cPanel session's ``/cpsess<10 digits>`` (what
+``create_user_session`` hands out, and what cPanel's own sample URLs carry): it is taken
+off before routing and grants nothing, so the call still needs its token.
+
 Pure ASGI: nothing here needs a framework, so ``tokenward serve`` only adds uvicorn.
 
 The server writes its own access log (``tokenward.access``): the query string is left out,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 
 from tokenward.asgi import run_lifespan
@@ -32,12 +37,16 @@ from tokenward.guard import Guard
 from tokenward.management.http import MANAGEMENT_RULES, ManagementASGI
 from tokenward.management.openapi import openapi_document
 from tokenward.management.web import TokenPageASGI
+from tokenward.management.whm import SESSION_ORIGIN
 from tokenward.stores.base import TokenStore
 
-__all__ = ["LOOPBACK", "TokenwardServer", "build_server", "loggable_target"]
+__all__ = ["CPSESS", "LOOPBACK", "TokenwardServer", "build_server", "loggable_target", "origin"]
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 access_log = logging.getLogger("tokenward.access")
+# cPanel's session prefix, before the management API's paths only.
+CPSESS = re.compile(r"/cpsess[0-9]{10}(?=/(?:execute|json-api)/)")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 
 
 def build_server(
@@ -113,6 +122,20 @@ class TokenwardServer:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "/")
+        if scope["type"] == "http" and (session := CPSESS.match(path)):
+            path = path[session.end() :]
+            scope = {key: value for key, value in scope.items() if key != "raw_path"}
+            scope["path"] = path
+        if scope["type"] == "http" and path.startswith("/json-api/"):
+            reset = SESSION_ORIGIN.set(origin(scope))
+            try:
+                await self._dispatch(scope, receive, send, path)
+            finally:
+                SESSION_ORIGIN.reset(reset)
+            return
+        await self._dispatch(scope, receive, send, path)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         if scope["type"] == "http" and path == "/health":
             await self._health(send)
             return
@@ -157,6 +180,18 @@ async def _json(send: Send, status: int, payload: object) -> None:
     body = json.dumps(payload).encode()
     headers = (("content-type", "application/json"), ("content-length", str(len(body))))
     await send_response(send, status, headers, body)
+
+
+def origin(scope: Scope) -> str:
+    """``scheme://host[:port]`` the request came to: its ``Host`` header when that is a
+    plain host name or address, else the server's own address."""
+    host = next((value for name, value in scope.get("headers", ()) if name == b"host"), b"")
+    text = host.decode("latin-1")
+    if not _HOST.fullmatch(text):
+        server = scope.get("server") or ("localhost", None)
+        name = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+        text = name if server[1] is None else f"{name}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{text}"
 
 
 def loggable_target(scope: Scope) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import errno
 import importlib.util
 import socket
+import ssl
 from typing import Any
 
 from tokenward.commands.base import Command, Context, UsageError, creates_store
@@ -23,6 +25,15 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     creates_store(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=2083, help="port (default: 2083)")
+    parser.add_argument(
+        "--whm-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="a second port serving the same app, as WHM's 2087 beside cPanel's 2083",
+    )
+    parser.add_argument("--certfile", metavar="PEM", help="serve HTTPS: the certificate chain")
+    parser.add_argument("--keyfile", metavar="PEM", help="serve HTTPS: its private key")
     parser.add_argument(
         "--trusted-proxy",
         action="append",
@@ -66,15 +77,22 @@ def rules_from(args: argparse.Namespace) -> tuple[Rule, ...]:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise UsageError("serve needs uvicorn: pip install 'tokenward[serve]'")
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port}: not a port number")
+    ports = [args.port] if args.whm_port is None else [args.port, args.whm_port]
+    for flag, port in zip(("--port", "--whm-port"), ports, strict=False):
+        if not 0 <= port <= 65535:
+            raise UsageError(f"{flag} {port}: not a port number")
+    if args.whm_port is not None and args.whm_port == args.port != 0:
+        raise UsageError(f"--whm-port {args.whm_port}: the same port as --port")
+    tls = tls_files(args.certfile, args.keyfile)
     try:
         rules = rules_from(args)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
-    # The socket first: "serving on" is printed only once it is true.
-    sock = listen(args.host, args.port)
+    # The sockets first: "serving on" is printed only once it is true.
+    bound = Listening(tls=tls)
     try:
+        for port in ports:
+            bound.socks.append(listen(args.host, port))
         proxies = tuple(args.trusted_proxy) if args.trusted_proxy else LOOPBACK
         app = build_server(
             ctx.store,
@@ -84,29 +102,75 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             argon2=ctx.argon2(),
         )
     except ConfigurationError as exc:
-        sock.close()
+        bound.close()
         raise UsageError(str(exc)) from None
     except BaseException:
-        sock.close()
+        bound.close()
         raise
-    host, port = sock.getsockname()[:2]
-    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    base, *others = bound.urls()
     ctx.say(
         f"tokenward serving on {base} (store: {ctx.store!r})",
+        *(f"tokenward serving on {other} too (WHM's port: the same API)" for other in others),
         f"manage tokens in a browser at {base}/tokens/",
     )
-    run(app, sock)
+    run(app, bound)
     return 0
 
 
-def run(app: TokenwardServer, sock: socket.socket) -> None:
-    """uvicorn on the socket ``serve`` bound, as ``uvicorn.run`` would run it."""
+def tls_files(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None:
+    """``(certfile, keyfile)`` once both are known to load as a certificate and its key, or
+    ``None`` for plain HTTP; a usage error (one line) for one without the other, or for a
+    file that is missing, unreadable or not what it should be."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise UsageError("--certfile and --keyfile go together: give both, or neither")
+    for flag, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"{flag} {path}: {exc.strerror or exc}") from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:  # "key values mismatch", else (reason None) not PEM at all
+        why = f" ({exc.reason.lower().replace('_', ' ')})" if exc.reason else ""
+        raise UsageError(
+            f"--certfile {certfile} --keyfile {keyfile}: not a PEM certificate and its "
+            f"private key{why}"
+        ) from None
+    return certfile, keyfile
+
+
+@dataclasses.dataclass
+class Listening:
+    """The sockets ``serve`` bound (``--port``, then ``--whm-port``) and, for HTTPS, the
+    ``(certfile, keyfile)`` uvicorn serves them with."""
+
+    socks: list[socket.socket] = dataclasses.field(default_factory=list)
+    tls: tuple[str, str] | None = None
+
+    def urls(self) -> list[str]:
+        scheme = "http" if self.tls is None else "https"
+        found = (sock.getsockname()[:2] for sock in self.socks)
+        return [f"{scheme}://[{h}]:{p}" if ":" in h else f"{scheme}://{h}:{p}" for h, p in found]
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+
+
+def run(app: TokenwardServer, bound: Listening) -> None:
+    """uvicorn on the sockets ``serve`` bound (one server, one app, one event loop), as
+    ``uvicorn.run`` would run it."""
     import uvicorn
 
-    host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(host, port)))
-    with sock:
-        server.run(sockets=[sock])
+    host, port = bound.socks[0].getsockname()[:2]
+    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(host, port, bound.tls)))
+    try:
+        server.run(sockets=bound.socks)
+    finally:
+        bound.close()
     if not server.started:  # the app's startup failed; uvicorn has said why
         raise ServeError("the server did not start")
 
@@ -135,7 +199,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_options(host: str, port: int) -> dict[str, Any]:
+def uvicorn_options(host: str, port: int, tls: tuple[str, str] | None = None) -> dict[str, Any]:
     """How ``serve`` runs uvicorn. Its proxy-header handling is off: it would take a client
     address from ``X-Forwarded-For`` sent by any local process, whatever ``--trusted-proxy``
     says; tokenward reads forwarding headers itself, from trusted proxies only. Its access
@@ -149,7 +213,16 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "level": "INFO",
         "propagate": False,
     }
+    options: dict[str, Any] = (
+        {}
+        if tls is None
+        else {
+            "ssl_certfile": tls[0],
+            "ssl_keyfile": tls[1],
+        }
+    )
     return {
+        **options,
         "host": host,
         "port": port,
         "log_level": "info",

@@ -10,7 +10,9 @@ tokenward's extras are extra fields and functions.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from tokenward.core.acl import ALL, WHM_ACLS, effective_acls
@@ -36,7 +38,12 @@ from tokenward.management.params import (
 from tokenward.management.service import TokenService
 from tokenward.management.views import TokenView
 
-__all__ = ["FUNCTIONS", "cpanel_ips", "whm_call"]
+__all__ = ["FUNCTIONS", "SESSION_ORIGIN", "cpanel_ips", "whm_call"]
+
+# The origin (``https://host:port``) the current call came to, for create_user_session's
+# ``url``; the server sets it per request. Unset (a WSGI mount), WHM's default port is shown.
+SESSION_ORIGIN: ContextVar[str | None] = ContextVar("tokenward_session_origin", default=None)
+SESSION_SERVICES = {"whostmgrd": 2087, "cpaneld": 2083}
 
 URL_SECRET = (
     "The token was sent in the URL, which access logs keep: send “token” in a POST body "
@@ -174,6 +181,20 @@ def _details(call: Call) -> Any:
     return _token(view)
 
 
+def _session(call: Call) -> Any:
+    """WHM's ``create_user_session``, cosmetic: the ``/cpsess`` number grants nothing and is
+    not checked (tokenward's server accepts any), so every call still needs the token."""
+    user = required(call.params, "user")
+    service = required(call.params, "service")
+    if service not in SESSION_SERVICES:
+        known = ", ".join(f"“{name}”" for name in SESSION_SERVICES)
+        raise ValidationError(f"The service “{service}” is not supported: use {known}.")
+    cpsess = f"/cpsess{secrets.randbelow(10**10):010d}"
+    session = f"{user}:{secrets.token_urlsafe(12)}:CREATE_USER_SESSION,{secrets.token_hex(16)}"
+    origin = SESSION_ORIGIN.get() or f"https://localhost:{SESSION_SERVICES[service]}"
+    return {"session": session, "cp_security_token": cpsess, "url": f"{origin}{cpsess}/"}
+
+
 _LIMITS = ("acl", "whitelist_ip", "expires_at", "readonly")
 FUNCTIONS: Mapping[str, Function] = {
     "api_token_create": Function(
@@ -194,6 +215,7 @@ FUNCTIONS: Mapping[str, Function] = {
     "api_token_rotate": rotate(Realm.WHM, "token_name"),
     "api_token_revoke_all": revoke_all(Realm.WHM),
     "api_token_purge_expired": purge(Realm.WHM),
+    "create_user_session": Function(_session, takes=("user", "service"), reads=True),
 }
 
 
