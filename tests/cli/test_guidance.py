@@ -82,3 +82,22 @@ def test_a_prefix_with_host_bits_set_suggests_the_network_and_the_one_address(cl
     assert "or 10.0.0.1 " in result.err
     ipv6 = cli("create", "--user", "alice", "--name", "ci", "--ip", "2001:db8::1/32")
     assert "did you mean 2001:db8::/32" in ipv6.err
+
+
+@pytest.mark.parametrize(
+    ("acl", "hint"),
+    [
+        pytest.param("edit-dsn", "did you mean 'edit-dns'?", id="typo-gets-its-fix"),
+        pytest.param("deploy-app", "not one of WHM's", id="an-apps-own-name-only-noted"),
+    ],
+)
+def test_an_acl_outside_whms_chart_is_a_warning_with_a_did_you_mean(
+    cli: Cli, acl: str, hint: str
+) -> None:
+    """The CLI has no vocabulary to refuse against (an application may define its own
+    names), so a misspelt ACL is warned about on stderr and the token is still made."""
+    result = cli("create", "--user", "alice", "--name", "ci", "--acl", acl)
+    assert result.status == 0
+    assert f"ACL {acl!r}" in result.err
+    assert hint in result.err
+    assert result.err.count("\n") == 1

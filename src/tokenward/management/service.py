@@ -122,7 +122,7 @@ class TokenService:
         )
         self.store.add(record)
         self.trail.token("token.create", record, actor, describe(record))
-        return CreatedToken(record, secret, acl_warnings(acl_set))
+        return CreatedToken(record, secret, acl_warnings(acl_set, self.acl_vocabulary))
 
     def rotate(
         self,
@@ -169,7 +169,7 @@ class TokenService:
             else "previous secret revoked at once"
         )
         self.trail.token("token.rotate", rotated, actor, detail)
-        return CreatedToken(rotated, secret, acl_warnings(record.acls))
+        return CreatedToken(rotated, secret, acl_warnings(record.acls, self.acl_vocabulary))
 
     # -- editing --------------------------------------------------------------------------
 

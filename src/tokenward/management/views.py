@@ -7,7 +7,7 @@ import dataclasses
 import enum
 from collections.abc import Iterable
 
-from tokenward.core.acl import dangerous_in
+from tokenward.core.acl import ALL, WHM_ACLS, dangerous_in, did_you_mean
 from tokenward.core.tokens import Realm, TokenRecord, TokenStatus, is_within_expiry, token_status
 
 __all__ = ["KEEP", "CreatedToken", "Keep", "TokenView", "acl_warnings"]
@@ -90,6 +90,19 @@ class TokenView:
         }
 
 
-def acl_warnings(acls: Iterable[str]) -> tuple[str, ...]:
-    """Warnings for ACLs that let a token escape its own limits; they never block."""
-    return tuple(f"ACL {acl!r}: {why}" for acl, why in dangerous_in(acls).items())
+def acl_warnings(acls: Iterable[str], vocabulary: frozenset[str] | None = None) -> tuple[str, ...]:
+    """Warnings, which never block: ACLs that let a token escape its own limits, and, when
+    no vocabulary is configured (the CLI), names outside WHM's chart, with a did-you-mean
+    (a configured vocabulary refuses unknown names instead)."""
+    acls = sorted(acls)
+    dangerous = [f"ACL {acl!r}: {why}" for acl, why in dangerous_in(acls).items()]
+    if vocabulary is not None:
+        return tuple(dangerous)
+    known = WHM_ACLS | {ALL}
+    unknown = [
+        f"ACL {acl!r} is not one of WHM's{did_you_mean(acl, known)}: no route asks for it "
+        "unless your application does"
+        for acl in acls
+        if acl not in known
+    ]
+    return tuple(dangerous + unknown)
