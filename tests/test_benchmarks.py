@@ -165,8 +165,8 @@ def test_wrk_output_is_parsed_with_units() -> None:
 
 def test_tree_cpu_counts_the_descendants_of_a_process() -> None:
     burn = (
-        "import time\nwhile time.process_time() < 0.2: pass\n"
-        "print('done', flush=True)\ntime.sleep(30)"
+        "import threading, time\nwhile time.process_time() < 0.2: pass\n"
+        "print('done', flush=True)\nthreading.Event().wait()  # until its parent kills it"
     )
     parent = (
         "import subprocess, sys\n"
