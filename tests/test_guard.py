@@ -107,15 +107,25 @@ def test_close_writes_pending_last_use_and_the_context_managers_close() -> None:
     asyncio.run(use())
 
 
+class ClosingStore(MemoryStore):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
 def test_a_store_opened_from_a_url_is_closed_with_the_guard_a_given_one_is_not(
-    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    given = MemoryStore()
+    given = ClosingStore()
     Guard(given).close()
-    assert given.list() == []  # still usable
-    guard = Guard(f"sqlite:///{tmp_path / 'own.db'}")
+    assert given.closed == 0  # the caller's to close
+    opened = ClosingStore()
+    monkeypatch.setattr(tokenward.guard, "open_store", lambda url: opened)
+    guard = Guard("memory://")
     guard.close()
-    assert guard._owns_store
+    guard.close()
+    assert opened.closed == 1  # once, however often the guard is closed
 
 
 def test_configuration_has_one_shape_in_python_a_mapping_and_the_environment() -> None:

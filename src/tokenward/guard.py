@@ -154,9 +154,8 @@ class Guard:
         return self.start()
 
     async def aclose(self) -> None:
-        """``close`` plus what the store opened on the running event loop."""
-        self.usage.close()
-        self.verifications.close()
+        """What the store opened on the running event loop, then ``close`` (the last-use
+        flush goes through the store's sync client, which ``aclose`` leaves open)."""
         await self.store.aclose()
         self.close()
 
