@@ -3,15 +3,16 @@
 WAL lets readers proceed while one process writes; a busy timeout makes writers queue instead
 of failing with "database is locked". Each thread has its own connection.
 
-The request path can skip the SQL query entirely: each connection keeps the records it has
-read, and asks ``PRAGMA data_version`` (a few microseconds, no table access) whether any
-other connection has committed since. If one has, the cache is dropped, so a revocation made
-by any process is honoured on the very next request.
+The request path can skip SQL entirely: each connection keeps the records it has read, and
+while the WAL-index header in the -shm file (one ``pread``) is unchanged, no connection has
+committed since. Otherwise it asks ``PRAGMA data_version``, and if anyone committed the
+cache is dropped, so a revocation made by any process is honoured on the very next request.
 
-A file swapped underneath SQLite (``mv`` or ``cp`` of a backup) moves no ``data_version``:
-one ``os.stat`` per call catches it, and the thread reconnects with an empty cache, seeing
-what a restarted process would. A deleted file is a ``StoreError`` (a 503), never a new empty
-database. The file is created 0600; SQLite gives its -wal and -shm files the same mode.
+A file swapped underneath SQLite (``mv`` or ``cp`` of a backup) moves neither: an
+``os.stat``, at most every ``identity_check_interval`` (10 ms) per thread, catches it, and
+the thread reconnects with an empty cache, seeing what a restarted process would. A deleted
+file is a ``StoreError`` (a 503), never a new empty database. The file is created 0600;
+SQLite gives its -wal and -shm files the same mode.
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ class SQLiteStore(TokenStore):
     @staticmethod
     def _unchanged(local: _Local) -> bool:
         """True when no connection has committed since the cache was validated: the
-        WAL-index header still equals the snapshot (no system call, no SQL)."""
+        WAL-index header still equals the snapshot (one ``pread``, no SQL)."""
         if local.shm < 0 or not local.header:
             return False
         return os.pread(local.shm, _WAL_HEADER, 0) == local.header
@@ -288,7 +289,7 @@ class SQLiteStore(TokenStore):
     def _header(self, local: _Local) -> bytes:
         """The WAL-index header if its two copies agree, else ``b""`` (a write under way,
         or no -shm file: the checked path every time). SQLite makes the -shm file at the
-        connection's first read in WAL mode, so it is mapped on the first checked read."""
+        connection's first read in WAL mode, so it is opened on the first checked read."""
         if local.shm < 0:
             local.shm = _open_wal_index(self._file)
             if local.shm < 0:
