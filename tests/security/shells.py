@@ -4,7 +4,8 @@ Test clients normalise URLs (httpx resolves dot segments), so the seam suites bu
 environ or scope a server would: ``PATH_INFO`` and ``path`` percent-decoded once, as
 gunicorn and uvicorn do, the raw target kept beside them. Each shell wraps a catch-all app
 that answers 200 to any path, so a status other than tokenward's own refusal means the
-request got through.
+request got through. The method is GET unless the headers carry a ``:method`` pseudo-header
+(taken out before the request is built).
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ class Shell:
 
 
 def wsgi_call(app: Any, target: str, headers: Headers, peer: str, script_name: str = "") -> int:
+    method, headers = split_method(headers)
     path, _, query = target.partition("?")
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": "GET",
+        "REQUEST_METHOD": method,
         "SCRIPT_NAME": script_name,
         "PATH_INFO": unquote(path, encoding="latin-1"),
         "QUERY_STRING": query,
@@ -96,12 +98,13 @@ class _EmptyInput:
 
 
 def asgi_call(app: Any, target: str, headers: Headers, peer: str) -> int:
+    method, headers = split_method(headers)
     path, _, query = target.partition("?")
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": unquote(path),
         "raw_path": path.encode("latin-1"),
@@ -127,6 +130,12 @@ def asgi_call(app: Any, target: str, headers: Headers, peer: str) -> int:
 
     asyncio.run(app(scope, receive, send))
     return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+
+
+def split_method(headers: Headers) -> tuple[str, dict[str, str]]:
+    """The ``:method`` pseudo-header (GET when absent), and the real headers."""
+    rest = dict(headers)
+    return rest.pop(":method", "GET"), rest
 
 
 # -- catch-all apps -------------------------------------------------------------------
@@ -176,7 +185,8 @@ def _forward(call: Callable[..., int], app: Any, path: str = "/") -> Shell:
     """A reverse proxy asks about ``target``: the original URI and method go in headers."""
 
     def send(target: str, headers: Headers, peer: str) -> int:
-        asked = {**headers, "X-Original-URI": target, "X-Original-Method": "GET"}
+        method, headers = split_method(headers)
+        asked = {**headers, "X-Original-URI": target, "X-Original-Method": method}
         return call(app, path, asked, peer)
 
     return Shell(send, forward=True)
