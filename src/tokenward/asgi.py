@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenward.asgi_io import ASGIApp, Message, Receive, Scope, Send, send_response
-from tokenward.authenticator import Authenticator
+from tokenward.authenticator import Authenticator, Decision
 from tokenward.core.request import RequestInfo
 from tokenward.core.settings import PUBLIC, Settings
 from tokenward.factory import IDENTITY_KEY, resolve_authenticator
@@ -108,25 +108,67 @@ class TokenwardASGIMiddleware:
         self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await serve_lifespan(self.app, scope, receive, send, self.authenticator)
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            if kind == "lifespan":
+                await serve_lifespan(self.app, scope, receive, send, self.authenticator)
+            else:
+                await self.app(scope, receive, send)
             return
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        settings, path = self.authenticator.settings, route_path(scope)
+        authenticator = self.authenticator
+        settings = authenticator.settings
+        path = route_path(scope)
+        method = scope.get("method", "GET")
+        requirement = settings.requirement(method, path)
         # A public route costs one cached rule lookup: no request copied, no header read.
-        if settings.requirement(scope.get("method", "GET"), path) == PUBLIC:
+        if requirement == PUBLIC:
             await self.app(scope, receive, send)
             return
-        request = request_from_scope(scope, settings, path)
-        decision = await self.authenticator.authenticate_async(request)
+        decision = None
+        if requirement is not None and requirement[0] == "token":
+            decision = _warm(authenticator, scope, settings, method, requirement[1])
+        if decision is None:
+            request = request_from_scope(scope, settings, path)
+            decision = await authenticator.authenticate_async(request)
         response = decision.refusal
         if response is None:
             if decision.identity is not None:
                 scope[IDENTITY_KEY] = decision.identity
             await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
+        elif kind == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
         else:
             await send_response(send, response.status, response.headers, response.body)
+
+
+def _warm(
+    authenticator: Authenticator,
+    scope: Scope,
+    settings: Settings,
+    method: str,
+    required: frozenset[str],
+) -> Decision | None:
+    """``Authenticator.warm`` with the headers read as ``request_from_scope`` reads them."""
+    authorization: tuple[str, ...] = ()
+    forwarded = None
+    if settings.proxy_networks:
+        wanted = settings.proxy_header.encode()
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                authorization += (value.decode("latin-1"),)
+            elif name == wanted:
+                text = value.decode("latin-1")
+                forwarded = text if forwarded is None else f"{forwarded}, {text}"
+    else:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                authorization += (value.decode("latin-1"),)
+    client = scope.get("client")
+    return authenticator.warm(
+        method,
+        required,
+        authorization=authorization,
+        peer=None if not client else str(client[0]),
+        forwarded=forwarded,
+        scheme=scope.get("scheme", "http"),
+    )

@@ -52,7 +52,8 @@ _NOT_THE_CALLERS_FAULT = frozenset(
     }
 )
 _SEEN_LIMIT = 10_000
-_GRANTED_LIMIT = 4096
+_WARM_LIMIT = 4096
+_SECURE_SCHEMES = ("https", "wss")
 _text = functools.lru_cache(maxsize=8192)(str)  # an address's text, once per address
 
 
@@ -75,6 +76,22 @@ _PASS = Decision()
 _Cold = tuple[str, str, str, bool]  # digest, verifier, secret, is the token's current secret
 
 
+_WarmKey = tuple[str, str | None, str | None]  # lookup digest, peer, forwarding header
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class _Warm:
+    """What the full path concluded about one token's current secret, sent from one peer
+    (through one forwarding header): verified and in good standing as of ``record``, the
+    very object the store handed out, with ``owner``'s standing; the decision per route
+    requirement. It holds a keyed digest, never the secret."""
+
+    record: TokenRecord
+    owner: Owner
+    ip: str | None
+    decisions: dict[frozenset[str], Decision]
+
+
 @dataclasses.dataclass(slots=True)
 class _Attempt:
     request: RequestInfo
@@ -82,6 +99,7 @@ class _Attempt:
     digest: str
     required_acls: frozenset[str]
     client: Address | None
+    warm: _Warm | None = None
     now: float = 0.0
     owner: Owner = UNRESTRICTED
 
@@ -111,11 +129,16 @@ class Authenticator:
             else Responses(self.settings.realm_label, self.settings.retry_after)
         )
         self._seen: dict[str, set[str]] = {}  # token id -> client addresses seen here
-        # id(record) -> the grant last made for that very record object (stores hand out
-        # the same object while it is unchanged), so a warm request builds no Identity.
-        # The entry holds the record, so its id cannot be reused while the entry lives.
-        # Read-only tokens are never entered: their grant depends on the method too.
-        self._granted: dict[int, tuple[TokenRecord, Owner, frozenset[str], Decision]] = {}
+        # Tokens granted a moment ago, so that the next request with the same secret from
+        # the same peer repeats only what can have changed since: see ``warm``.
+        self._warm: dict[_WarmKey, _Warm] = {}
+        # A request over plain HTTP can only be judged on the full path when HTTPS is
+        # required (behind trusted proxies the scheme is theirs to say).
+        self._warm_schemes: tuple[str, ...] | None = (
+            None
+            if not self.settings.https_only
+            else (() if self.settings.proxy_networks else _SECURE_SCHEMES)
+        )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -127,6 +150,8 @@ class Authenticator:
             return attempt
         try:
             record = self.store.get(attempt.digest)
+            if attempt.warm is not None and (hit := self._repeat(attempt, record)):
+                return hit
             step = self._read(attempt, record)
             if isinstance(step, Decision):
                 return step
@@ -146,6 +171,8 @@ class Authenticator:
                 record = self.store.get(attempt.digest)
             else:
                 record = await self.store.aget(attempt.digest)
+            if attempt.warm is not None and (hit := self._repeat(attempt, record)):
+                return hit
             step = self._read(attempt, record)
             if isinstance(step, Decision):
                 return step
@@ -190,7 +217,95 @@ class Authenticator:
                 "token sent over plain HTTP: it may be exposed, consider rotating it",
             )
         digest = lookup_digest(credentials.realm, credentials.secret)
-        return _Attempt(request, credentials, digest, required, settings.client_address(request))
+        attempt = _Attempt(request, credentials, digest, required, settings.client_address(request))
+        if self._warm:
+            attempt.warm = self._warm.get((digest, request.peer, request.forwarded))
+        return attempt
+
+    # -- the warm path ----------------------------------------------------------------------
+
+    def warm(  # noqa: PLR0911 - one return per precondition, in order
+        self,
+        method: str,
+        required: frozenset[str],
+        *,
+        authorization: tuple[str, ...],
+        peer: str | None,
+        forwarded: str | None,
+        scheme: str,
+    ) -> Decision | None:
+        """The decision for a request that repeats one this process granted a moment ago,
+        or ``None``: then the shell builds a ``RequestInfo`` and takes the full path.
+
+        For the protocol shells, which call it with what they read off the request and the
+        route's requirement (never public: they pass those on themselves). It answers only
+        a grant: the header parses, this process granted its secret from this peer, the
+        store hands out the very record it granted (any revocation, rotation or edit, in
+        any process, makes a new one), for the same user, not expired now, the owner's
+        standing unchanged, the method allowed for a read-only token, and the route's ACLs
+        already judged. Everything else, refusals included, takes the full path.
+        """
+        if len(authorization) != 1 or not self._warm or not self._inline_reads:
+            return None
+        try:
+            credentials = parse_authorization(authorization[0])
+        except AuthenticationError:
+            return None
+        if credentials is None:
+            return None
+        entry = self._warm.get(
+            (lookup_digest(credentials.realm, credentials.secret), peer, forwarded)
+        )
+        if entry is None:
+            return None
+        schemes = self._warm_schemes
+        if schemes is not None and scheme not in schemes:
+            return None
+        try:
+            record = self.store.get(entry.record.digest)
+            return self._repeated(entry, record, credentials.user, method, required)
+        except Exception:  # noqa: BLE001 - the full path reads again and maps it
+            return None
+
+    def _repeat(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | None:
+        assert attempt.warm is not None
+        schemes = self._warm_schemes
+        if schemes is not None and attempt.request.scheme not in schemes:
+            return None
+        request = attempt.request
+        return self._repeated(
+            attempt.warm, record, attempt.credentials.user, request.method, attempt.required_acls
+        )
+
+    def _repeated(  # noqa: PLR0911 - one return per precondition, in order
+        self,
+        entry: _Warm,
+        record: TokenRecord | None,
+        user: str,
+        method: str,
+        required: frozenset[str],
+    ) -> Decision | None:
+        """``entry``'s decision if nothing it rests on has changed, else ``None``."""
+        if record is not entry.record or user != record.user:
+            return None
+        decision = entry.decisions.get(required)
+        if decision is None:
+            return None
+        now = self.clock()
+        if record.expires_at is not None and int(now) > record.expires_at:
+            return None
+        if record.readonly and method not in SAFE_METHODS:
+            return None
+        directory = self.directory
+        if directory is not None and directory.owner(record.realm, record.user) != entry.owner:
+            return None
+        ip = entry.ip
+        if self.audit is not None and ip is not None:
+            seen = self._seen.get(record.id)
+            if seen is None or ip not in seen:
+                return None  # the full path tells the audit log about a new address
+        self.usage.note(record.id, now, ip)
+        return decision
 
     def _screen(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | None:
         """A refusal for an unknown token or one in bad standing, before any argon2."""
@@ -293,34 +408,20 @@ class Authenticator:
 
     def _grant(self, attempt: _Attempt, record: TokenRecord) -> Decision:
         request, credentials = attempt.request, attempt.credentials
-        granted = self._granted.get(id(record))
-        if (
-            granted is not None
-            and granted[0] is record
-            and granted[1] is attempt.owner
-            and granted[2] == attempt.required_acls
-        ):
-            decision = granted[3]
-        else:
-            try:
-                identity = authorize(record, attempt.owner, attempt.required_acls)
-            except PermissionDeniedError as exc:
-                return self._refuse(
-                    request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
-                )
-            decision = Decision(identity=identity)
-            if record.readonly:  # judged on every request, so the warm path stays as it was
-                if request.method not in SAFE_METHODS:
-                    detail = f"{request.method} with a read-only token"
-                    return self._refuse(
-                        request, credentials, FailureReason.READ_ONLY, detail, record.name
-                    )
-            else:
-                if len(self._granted) >= _GRANTED_LIMIT:
-                    self._granted.clear()
-                self._granted[id(record)] = (record, attempt.owner, attempt.required_acls, decision)
+        try:
+            identity = authorize(record, attempt.owner, attempt.required_acls)
+        except PermissionDeniedError as exc:
+            return self._refuse(
+                request, credentials, FailureReason.MISSING_ACL, str(exc), record.name
+            )
+        if record.readonly and request.method not in SAFE_METHODS:
+            detail = f"{request.method} with a read-only token"
+            return self._refuse(request, credentials, FailureReason.READ_ONLY, detail, record.name)
+        decision = Decision(identity=identity)
         ip = None if attempt.client is None else _text(attempt.client)
         self.usage.note(record.id, attempt.now, ip)
+        if attempt.digest == record.digest and not self.audit_success:
+            self._remember(attempt, record, ip, decision)
         if self.audit is not None:
             if ip is not None and self._first_sight(record, ip):
                 self._emit(
@@ -333,6 +434,21 @@ class Authenticator:
             if self.audit_success:
                 self._emit("auth.success", request, credentials, token_name=record.name)
         return decision
+
+    def _remember(
+        self, attempt: _Attempt, record: TokenRecord, ip: str | None, decision: Decision
+    ) -> None:
+        """Enter a grant of the token's current secret for the warm path (a previous
+        secret's grace ends on a clock the warm path does not read, so it never enters)."""
+        request = attempt.request
+        key = (attempt.digest, request.peer, request.forwarded)
+        entry = self._warm.get(key)
+        if entry is None or entry.record is not record or entry.owner != attempt.owner:
+            if len(self._warm) >= _WARM_LIMIT:
+                self._warm.clear()
+            entry = _Warm(record, attempt.owner, ip, {})
+            self._warm[key] = entry
+        entry.decisions[attempt.required_acls] = decision
 
     def _first_sight(self, record: TokenRecord, ip: str) -> bool:
         """True the first time this process sees the token used from ``ip``, unless that

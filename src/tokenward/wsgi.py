@@ -60,12 +60,25 @@ class TokenwardWSGIMiddleware:
         self.authenticator = resolve_authenticator(store, settings, authenticator, options)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        settings = self.authenticator.settings
+        authenticator = self.authenticator
+        settings = authenticator.settings
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "") or "/"
-        if settings.requirement(method, path) == PUBLIC:  # no request copied, no header read
+        requirement = settings.requirement(method, path)
+        if requirement == PUBLIC:  # no request copied, no header read
             return self.app(environ, start_response)
-        request = request_from_environ(environ, settings)
-        decision = self.authenticator.authenticate(request)
+        decision = None
+        if requirement is not None and requirement[0] == "token":
+            authorization = environ.get("HTTP_AUTHORIZATION")
+            decision = authenticator.warm(
+                method,
+                requirement[1],
+                authorization=() if authorization is None else (authorization,),
+                peer=environ.get("REMOTE_ADDR"),
+                forwarded=forwarding_from_environ(environ, settings)[0],
+                scheme=environ.get("wsgi.url_scheme", "http"),
+            )
+        if decision is None:
+            decision = authenticator.authenticate(request_from_environ(environ, settings))
         if decision.refusal is not None:
             response = decision.refusal
             start_response(response.status_line, list(response.headers))
