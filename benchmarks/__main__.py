@@ -1,6 +1,8 @@
 """``python -m benchmarks [--quick] [--sections 1,4] [--out DIR]``: the measurements in one
 run; a table on stdout, ``results.json``, ``chart.png`` (in-process) and ``http-chart.png``
-(section 4, ratios to the floor) in ``--out`` (default benchmarks/results)."""
+(section 4, ratios to the floor) in ``--out`` (default benchmarks/results). Section 8
+(PostgreSQL and Redis against their driver) runs right after 1-3, while the machine is
+quiet, and is printed last."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ from typing import Any
 
 from benchmarks.http import VARIANTS, http_runs
 from benchmarks.inprocess import cold_verification, last_used_writes, request_cost
+from benchmarks.network import KINDS as NETWORK_KINDS
+from benchmarks.network import network_targets
 from benchmarks.references import reference_costs
 from benchmarks.report import chart, http_chart, table
 from benchmarks.scaling import lookup_scaling
 from benchmarks.servers import SERVERS
 
-SECTIONS = frozenset(range(1, 8))
+SECTIONS = frozenset(range(1, 9))
 
 
 def machine() -> dict[str, Any]:
@@ -49,7 +53,7 @@ def sections(text: str) -> frozenset[int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a section list: {text!r}") from None
     if not chosen or not chosen <= SECTIONS:
-        raise argparse.ArgumentTypeError(f"sections are 1 to 7, not {text!r}")
+        raise argparse.ArgumentTypeError(f"sections are 1 to 8, not {text!r}")
     if chosen & {1, 2}:
         chosen |= {1, 2}
     return frozenset(chosen)
@@ -90,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         results["request_cost"] = request_cost(stores, iterations)
     if 3 in run:
         results["cold_verification"] = cold_verification(5 if args.quick else 20)
+    if 8 in run:
+        network_stores = [s for s in NETWORK_KINDS if s in stores]
+        results["network"] = network_targets(network_stores, iterations // 2)
     if 4 in run:
         results["http"] = http_runs(
             seconds=args.http_seconds or (1 if args.quick else 4),

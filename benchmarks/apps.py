@@ -1,5 +1,7 @@
 """The apps section 4 serves: one inner app (``/whoami``, public ``/health``) behind each
 authentication variant, built by the factories the servers name (``benchmarks.apps:NAME``).
+The Django variants are a DRF view instead (benchmarks/django_project.py), with the same
+answer and the floor's lookup below.
 
 Every variant answers ``/whoami`` with the same code: ``json.dumps(identity.as_dict())`` of
 a tokenward ``Identity``, so the variants differ only in how the identity was found. The
@@ -58,13 +60,13 @@ def bench_identity(user: str = USER) -> Identity:
     return Identity(user=user, realm=Realm.CPANEL, token_name=TOKEN_NAME, acls=frozenset({"all"}))
 
 
-def _floor_tokens() -> dict[str, Identity]:
+def floor_tokens() -> dict[str, Identity]:
     """Loaded once at start-up: secret -> identity."""
     users: dict[str, str] = json.loads(Path(os.environ[FLOOR_TOKENS_ENV]).read_text())
     return {secret: bench_identity(user) for secret, user in users.items()}
 
 
-def _floor_lookup(tokens: dict[str, Identity], header: str) -> Identity | None:
+def floor_lookup(tokens: dict[str, Identity], header: str) -> Identity | None:
     """The cheapest check that could call itself token auth: split, one dict lookup."""
     scheme, _, rest = header.partition(" ")
     user, _, secret = rest.partition(":")
@@ -130,7 +132,7 @@ class FloorASGIMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"authorization":
-                identity = _floor_lookup(self.tokens, value.decode("latin-1"))
+                identity = floor_lookup(self.tokens, value.decode("latin-1"))
                 if identity is not None:
                     scope[IDENTITY_KEY] = identity
                     await self.app(scope, receive, send)
@@ -141,7 +143,7 @@ class FloorASGIMiddleware:
 
 
 def asgi_floor() -> ASGIApp:
-    return FloorASGIMiddleware(asgi_routes(_scope_identity), _floor_tokens())
+    return FloorASGIMiddleware(asgi_routes(_scope_identity), floor_tokens())
 
 
 def asgi_tokenward_sqlite() -> ASGIApp:
@@ -183,7 +185,7 @@ def asgi_starlette() -> ASGIApp:
 
         async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
             header = conn.headers.get("authorization")
-            identity = None if header is None else _floor_lookup(self.tokens, header)
+            identity = None if header is None else floor_lookup(self.tokens, header)
             if identity is None:
                 raise AuthenticationError("unauthorized")
             return AuthCredentials(["authenticated"]), TokenUser(identity)
@@ -196,7 +198,7 @@ def asgi_starlette() -> ASGIApp:
         return user.token_identity if isinstance(user, TokenUser) else None
 
     app: Any = asgi_routes(identity_of)
-    return AuthenticationMiddleware(app, DictBackend(_floor_tokens()), on_error=refuse)
+    return AuthenticationMiddleware(app, DictBackend(floor_tokens()), on_error=refuse)
 
 
 # -- WSGI ---------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ class FloorWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/health":
             header = environ.get("HTTP_AUTHORIZATION")
-            identity = None if header is None else _floor_lookup(self.tokens, header)
+            identity = None if header is None else floor_lookup(self.tokens, header)
             if identity is None:
                 start_response(
                     "401 Unauthorized",
@@ -252,7 +254,7 @@ class FloorWSGIMiddleware:
 
 
 def wsgi_floor() -> WSGIApplication:
-    return FloorWSGIMiddleware(wsgi_routes(_environ_identity), _floor_tokens())
+    return FloorWSGIMiddleware(wsgi_routes(_environ_identity), floor_tokens())
 
 
 def wsgi_tokenward_sqlite() -> WSGIApplication:

@@ -9,11 +9,17 @@ answers and socket errors (both must be 0), and each figure's ratio to the floor
 same server and path, taken round by round (paired) and then the median.
 
 ``/whoami`` is sent with the variant's token; ``/health`` without one, as a probe sends it.
+
+The Django variants (benchmarks/django_project.py) run where Django deploys run them,
+gunicorn's sync worker and uvicorn[standard], and are also compared with a second floor:
+the same DRF view with a dict-lookup authentication class (``vs_baseline``), so each
+library's own cost shows apart from Django's and DRF's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -25,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import apps
+from benchmarks import apps, django_project
 from benchmarks.servers import (
     CLOCK_TICKS,
     ROOT,
@@ -47,19 +53,49 @@ CONNECTIONS = 16
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """An authentication layer in front of the inner app (benchmarks/apps.py)."""
+    """An authentication layer in front of the inner app (benchmarks/apps.py), or a DRF view
+    (benchmarks/django_project.py)."""
 
     name: str
     label: str
-    asgi: str | None  # factory in benchmarks.apps, or None: not offered on such servers
+    asgi: str | None  # factory (apps.py, or module:function), or None: not on such servers
     wsgi: str | None
     paths: tuple[str, ...]
+    header_from: str = "floor"  # whose token /whoami is sent with (_targets)
+    servers: tuple[str, ...] | None = None  # only on these servers (None: all of its kind)
+    baseline: str | None = None  # a second floor its ratios are also taken against
+    needs: str | None = None  # the module it cannot run without (left out, with the reason)
 
     def factory(self, server: Server) -> str | None:
+        if self.servers is not None and server.name not in self.servers:
+            return None
         return self.asgi if server.kind == "asgi" else self.wsgi
+
+    @property
+    def django(self) -> bool:
+        return any(f and f.startswith(_DJANGO) for f in (self.asgi, self.wsgi))
 
 
 FLOOR = "floor"
+DJANGO_FLOOR = "django-floor"
+_DJANGO = "benchmarks.django_project:"
+_DJANGO_SERVERS = ("uvicorn", "gunicorn")  # what Django's deployment docs show
+
+
+def _django(name: str, label: str, factory: str, header_from: str, needs: str) -> Variant:
+    return Variant(
+        name,
+        label,
+        f"{_DJANGO}asgi_{factory}",
+        f"{_DJANGO}wsgi_{factory}",
+        ("/whoami",),
+        header_from=header_from,
+        servers=_DJANGO_SERVERS,
+        baseline=DJANGO_FLOOR,
+        needs=needs,
+    )
+
+
 VARIANTS = (
     Variant(FLOOR, "floor (partition + dict)", "asgi_floor", "wsgi_floor", ("/whoami", "/health")),
     Variant(
@@ -68,6 +104,7 @@ VARIANTS = (
         "asgi_tokenward_sqlite",
         "wsgi_tokenward_sqlite",
         ("/whoami", "/health"),
+        header_from="sqlite",
     ),
     Variant(
         "tokenward-memory",
@@ -75,9 +112,22 @@ VARIANTS = (
         "asgi_tokenward_memory",
         "wsgi_tokenward_memory",
         ("/whoami", "/health"),
+        header_from="memory",
     ),
     Variant(
         "starlette", "Starlette AuthenticationMiddleware", "asgi_starlette", None, ("/whoami",)
+    ),
+    _django(DJANGO_FLOOR, "Django floor (DRF, dict lookup)", "floor", FLOOR, "rest_framework"),
+    _django(
+        "drf-api-key",
+        "djangorestframework-api-key",
+        "api_key",
+        "drf-api-key",
+        "rest_framework_api_key",
+    ),
+    _django("knox", "django-rest-knox", "knox", "knox", "knox"),
+    _django(
+        "tokenward-drf", "tokenward DRF adapter, SQLite", "tokenward", "sqlite", "rest_framework"
     ),
 )
 RATIO_METRICS = ("requests_per_s", "p50_ms", "p99_ms", "cpu_us")
@@ -187,7 +237,7 @@ def _start_all(
 ) -> dict[str, str]:
     """Every server x variant, started at once (they load in parallel, then sit idle while
     the others are measured) into ``started``, which the caller stops. Returns the headers
-    the runner minted."""
+    the runner minted, by ``Variant.header_from``."""
     url = f"sqlite:///{directory}/http.db"
     headers = {"sqlite": mint_sqlite(url), FLOOR: write_floor_tokens(directory / "floor.json")}
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -196,8 +246,11 @@ def _start_all(
         "PYTHONPATH": path,
         STORE_ENV: url,
         apps.FLOOR_TOKENS_ENV: str(directory / "floor.json"),
+        django_project.DB_ENV: str(directory / django_project.DATABASE),
     }
     wanted = [(s, v, v.factory(s)) for s in servers for v in variants if v.factory(s)]
+    if any(variant.django for _, variant, _ in wanted):
+        headers.update(django_project.set_up_apart(directory, base))
     for (server, variant, factory), port in zip(wanted, free_ports(len(wanted)), strict=True):
         assert factory is not None
         name = f"{server.name}-{variant.name}"
@@ -214,16 +267,30 @@ def _targets(
     targets = []
     for running in started:
         variant = by_factory[(running.factory, running.server.name)]
-        if variant.name == "tokenward-memory":
+        if variant.header_from == "memory":  # minted by the server itself
             name = f"{running.server.name}-{variant.name}.header"
             header = wait_for_file(directory / name, running)
         else:
-            header = headers[FLOOR if variant.name in (FLOOR, "starlette") else "sqlite"]
+            header = headers[variant.header_from]
         wait_until_serving(running, "/whoami", header)
         for path in variant.paths:  # /health is a probe's request: no header
             wanted = header if path == "/whoami" else None
             targets.append(Target(running.server, variant, path, running, wanted))
     return targets
+
+
+def choose_variants(names: Sequence[str] | None) -> tuple[list[Variant], dict[str, str]]:
+    """The variants named (all by default) with the floors their ratios need, and those
+    left out because what they import is not installed, with the reason."""
+    named = [v for v in VARIANTS if names is None or v.name in names]
+    needed = {FLOOR} | {v.name for v in named} | {v.baseline for v in named if v.baseline}
+    chosen, left_out = [], {}
+    for variant in (v for v in VARIANTS if v.name in needed):
+        if variant.needs and importlib.util.find_spec(variant.needs) is None:
+            left_out[variant.name] = f"{variant.needs} is not installed (the bench extra)"
+        else:
+            chosen.append(variant)
+    return chosen, left_out
 
 
 def http_runs(
@@ -233,13 +300,20 @@ def http_runs(
     servers: Sequence[str] | None = None,
     variants: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Section 4. ``servers``/``variants``: names to keep (all by default; the floor is
-    always kept, as the ratios need it)."""
-    config = {"seconds": seconds, "rounds": rounds, "warmup_s": warmup, "connections": CONNECTIONS}
+    """Section 4. ``servers``/``variants``: names to keep (all by default; the floors are
+    always kept, as the ratios need them)."""
+    config: dict[str, Any] = {
+        "seconds": seconds,
+        "rounds": rounds,
+        "warmup_s": warmup,
+        "connections": CONNECTIONS,
+    }
     if shutil.which("wrk") is None:
         return {**config, "skipped": "wrk is not installed (apt-get install wrk)"}
     chosen_servers = [s for s in SERVERS if servers is None or s.name in servers]
-    chosen = [v for v in VARIANTS if variants is None or v.name in variants or v.name == FLOOR]
+    chosen, left_out = choose_variants(variants)
+    if left_out:
+        config["left_out"] = left_out
     with tempfile.TemporaryDirectory(prefix="tokenward-http-") as name:
         directory = Path(name)
         started: list[Running] = []
@@ -274,11 +348,20 @@ def _ratio(value: float, floor: float) -> float:
     return value / floor if floor else float("nan")
 
 
+def _paired(runs: Sequence[dict[str, float]], floor: Target) -> dict[str, float]:
+    return {
+        metric: _median(
+            [_ratio(r[metric], f[metric]) for r, f in zip(runs, floor.rounds, strict=True)]
+        )
+        for metric in RATIO_METRICS
+    }
+
+
 def summarize(targets: Sequence[Target]) -> list[dict[str, Any]]:
     """One row per target: medians over rounds, totals of errors, paired ratios to the floor
     on the same server and path (``/whoami`` to the floor's ``/whoami``, ``/health`` to its
-    ``/health``)."""
-    floors = {(t.server.name, t.path): t for t in targets if t.variant.name == FLOOR}
+    ``/health``), and for a variant with a baseline (the Django floor) to that as well."""
+    by_name = {(t.server.name, t.variant.name, t.path): t for t in targets}
     rows = []
     for target in targets:
         runs = target.rounds
@@ -288,14 +371,15 @@ def summarize(targets: Sequence[Target]) -> list[dict[str, Any]]:
             row[metric] = _median([r[metric] for r in runs])
         for metric in ("requests", "non_2xx", "socket_errors"):
             row[metric] = int(sum(r[metric] for r in runs))
-        floor = floors.get((target.server.name, target.path))
+        floor = by_name.get((target.server.name, FLOOR, target.path))
         if floor is not None:
-            row["vs_floor"] = {
-                metric: _median(
-                    [_ratio(r[metric], f[metric]) for r, f in zip(runs, floor.rounds, strict=True)]
-                )
-                for metric in RATIO_METRICS
-            }
+            row["vs_floor"] = _paired(runs, floor)
+        baseline = target.variant.baseline
+        if baseline is not None and (
+            found := by_name.get((target.server.name, baseline, target.path))
+        ):
+            row["baseline"] = baseline
+            row["vs_baseline"] = _paired(runs, found)
         row["rounds"] = runs
         rows.append(row)
     return rows

@@ -9,7 +9,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tokenward import RequestInfo, Settings, TokenStore, open_store
@@ -34,22 +34,48 @@ def timed(call: Callable[[], object], iterations: int, warmup: int = 500) -> dic
             samples.append(time.perf_counter_ns() - started)
     finally:
         gc.enable()
+    return _summary(samples)
+
+
+async def atimed(
+    call: Callable[[], Awaitable[object]], iterations: int, warmup: int = 500
+) -> dict[str, float]:
+    """``timed`` for a coroutine function, awaited on the running loop."""
+    for _ in range(warmup):
+        await call()
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(iterations):
+            started = time.perf_counter_ns()
+            await call()
+            samples.append(time.perf_counter_ns() - started)
+    finally:
+        gc.enable()
+    return _summary(samples)
+
+
+def _summary(samples: list[int]) -> dict[str, float]:
     samples.sort()
     return {
         "median_us": statistics.median(samples) / 1000,
-        "p99_us": samples[int(len(samples) * 0.99) - 1] / 1000,
+        "p99_us": samples[max(int(len(samples) * 0.99) - 1, 0)] / 1000,
     }
 
 
-def open_bench_store(kind: str, directory: str) -> TokenStore:
-    tag = f"twbench{uuid.uuid4().hex[:8]}"
-    url = {
+def bench_url(kind: str, directory: str, tag: str | None = None) -> str:
+    """A store URL of its own (``tag``: a fresh schema, key prefix or file name)."""
+    tag = tag or f"twbench{uuid.uuid4().hex[:8]}"
+    return {
         "memory": "memory://",
         "sqlite": f"sqlite:///{directory}/{tag}.db",
         "postgres": f"{POSTGRES}?tokenward_schema={tag}",
         "redis": f"{REDIS}?tokenward_prefix={tag}:",
     }[kind]
-    store = open_store(url)
+
+
+def open_bench_store(kind: str, directory: str, tag: str | None = None) -> TokenStore:
+    store = open_store(bench_url(kind, directory, tag))
     migrate = getattr(store, "migrate", None)
     if callable(migrate):
         migrate()

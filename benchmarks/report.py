@@ -51,12 +51,50 @@ def table(results: dict[str, Any]) -> str:
     if "references" in results:
         lines += ["", "7. reference libraries, same machine, same run"]
         lines += _reference_lines(results)
+    if "network" in results:
+        lines += ["", *network_lines(results["network"])]
     return "\n".join(lines)
+
+
+def network_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Section 8: per store and mode, the four figures (median over rounds, µs) and the two
+    ratios, paired by round, against issue 15's targets."""
+    lines = [
+        "8. PostgreSQL and Redis against their driver (median µs over interleaved rounds)",
+        "  round trip: SELECT 1 / PING on the store's own pool or client; read: the store's "
+        "get/aget; warm: a warm token",
+        "  through the authenticator; cached: the same with ?tokenward_cache=5; memory: the "
+        "memory store's warm token",
+        f"  {'':16} {'round trip':>10} {'read':>8} {'warm':>8} {'cached':>8} {'memory':>8}   "
+        f"{'warm/trip (≤1.5)':>17} {'cached/memory (≤1.3)':>21}",
+    ]
+    for row in rows:
+        if "skipped" in row:
+            lines.append(f"  {row['store']:16} skipped: {row['skipped'][:70]}")
+            continue
+        figures = " ".join(
+            f"{row[m]['median_us']:{w}.1f}"
+            for m, w in (("round_trip", 10), ("read", 8), ("warm", 8), ("cached", 8), ("memory", 8))
+        )
+        lines.append(
+            f"  {row['store'] + ' ' + row['mode']:16} {figures}   "
+            f"{_target(row, 'warm_vs_round_trip'):>17} {_target(row, 'cached_vs_memory'):>21}"
+        )
+    runs = sorted({row["argon2_runs"] for row in rows if "argon2_runs" in row})
+    if runs:
+        lines.append(f"  argon2 runs while timing: {', '.join(str(n) for n in runs)}")
+    return lines
+
+
+def _target(row: dict[str, Any], ratio: str) -> str:
+    return f"{row[ratio]:.2f}x {'met' if row[f'{ratio}_met'] else 'MISSED'}"
 
 
 def http_lines(http: dict[str, Any]) -> list[str]:
     """Section 4: per server, one line per variant and path; ``x`` columns are ratios to
-    the floor on the same server and path (paired by round, then the median)."""
+    the floor on the same server and path (paired by round, then the median); ``xD``
+    columns, for the Django variants, ratios to the Django floor (the same DRF view with a
+    dict-lookup authentication class)."""
     title = (
         f"4. HTTP on 127.0.0.1 (wrk -t1 -c{http.get('connections', 16)}, one server worker; "
         f"median of {http.get('rounds', '?')} interleaved round(s) of {http.get('seconds', '?')} s)"
@@ -66,10 +104,10 @@ def http_lines(http: dict[str, Any]) -> list[str]:
     lines = [
         title,
         "  CPU: the server's process tree, µs per request (user, system); "
-        "x: ratio to the floor, same server and path",
+        "x: ratio to the floor, same server and path; xD: ratio to the Django floor",
         f"  {'':36} {'path':8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU usr':>7} "
         f"{'sys':>6} {'non-2xx':>7} {'sock':>4}  {'x req/s':>7} {'x p50':>6} {'x p99':>6} "
-        f"{'x CPU':>6}",
+        f"{'x CPU':>6}  {'xD req/s':>8} {'xD CPU':>6}",
     ]
     variants = http.get("variants", {})
     nan = float("nan")
@@ -77,7 +115,7 @@ def http_lines(http: dict[str, Any]) -> list[str]:
         lines.append(f"  {label}")
         for row in (r for r in http["rows"] if r["server"] == server):
             ratio = row.get("vs_floor", {})
-            lines.append(
+            line = (
                 f"    {variants.get(row['variant'], row['variant']):34} {row['path']:8} "
                 f"{row['requests_per_s']:7.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} "
                 f"{row['cpu_user_us']:7.1f} {row['cpu_system_us']:6.1f} "
@@ -85,12 +123,18 @@ def http_lines(http: dict[str, Any]) -> list[str]:
                 f"{ratio.get('requests_per_s', nan):7.2f} {ratio.get('p50_ms', nan):6.2f} "
                 f"{ratio.get('p99_ms', nan):6.2f} {ratio.get('cpu_us', nan):6.2f}"
             )
+            if "vs_baseline" in row:
+                baseline = row["vs_baseline"]
+                line += f"  {baseline['requests_per_s']:8.2f} {baseline['cpu_us']:6.2f}"
+            lines.append(line)
     bad = [r for r in http["rows"] if r["non_2xx"] or r["socket_errors"]]
     if bad:
         lines.append(
             f"  WARNING: {len(bad)} target(s) had non-2xx answers or socket errors: "
             "their figures are not comparable"
         )
+    for name, reason in http.get("left_out", {}).items():
+        lines.append(f"  left out: {variants.get(name, name)}: {reason}")
     return lines
 
 
@@ -167,12 +211,17 @@ _HTTP_COLORS = {
     "tokenward-sqlite": "#2b7a78",
     "tokenward-memory": "#3aafa9",
     "starlette": "#b23a48",
+    "django-floor": "#9a9a9a",
+    "drf-api-key": "#e07a5f",
+    "knox": "#81338f",
+    "tokenward-drf": "#17494d",
 }
 
 
 def http_chart(http: dict[str, Any], path: Path) -> bool:
     """Section 4 as ratios to the floor, per server: requests/s (higher is better) and the
-    server's CPU per request (lower is better); /health bars hatched."""
+    server's CPU per request (lower is better); /health bars hatched; over each Django
+    variant's bar, "D" and its ratio to the Django floor."""
     rows = [r for r in http.get("rows", []) if r["variant"] != "floor" and "vs_floor" in r]
     plt = _pyplot() if rows else None
     if plt is None:
@@ -180,7 +229,7 @@ def http_chart(http: dict[str, Any], path: Path) -> bool:
     servers = [s for s in http["servers"] if any(r["server"] == s for r in rows)]
     series = list(dict.fromkeys((r["variant"], r["path"]) for r in rows))
     width = 0.8 / len(series)
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=False)
     for axis, metric, title in (
         (axes[0], "requests_per_s", "requests/s ÷ floor (higher is better)"),
         (axes[1], "cpu_us", "server CPU per request ÷ floor (lower is better)"),
@@ -191,7 +240,7 @@ def http_chart(http: dict[str, Any], path: Path) -> bool:
                 for r in rows
                 if (r["variant"], r["path"]) == (variant, route)
             }
-            axis.bar(
+            bars = axis.bar(
                 [x + (i - (len(series) - 1) / 2) * width for x in range(len(servers))],
                 [by_server.get(s, float("nan")) for s in servers],
                 width,
@@ -200,6 +249,26 @@ def http_chart(http: dict[str, Any], path: Path) -> bool:
                 hatch="//" if route == "/health" else None,
                 edgecolor="white",
             )
+            # Over each Django bar, its ratio to the Django floor: the library's own cost.
+            baseline = {
+                r["server"]: r["vs_baseline"][metric]
+                for r in rows
+                if (r["variant"], r["path"]) == (variant, route) and "vs_baseline" in r
+            }
+            for server, bar in zip(servers, bars, strict=True):
+                if server in baseline and variant != "django-floor":
+                    axis.annotate(
+                        f"D {baseline[server]:.2f}",
+                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center",
+                        va="bottom",
+                        fontsize=6,
+                        rotation=90,
+                    )
+        drawn = [r["vs_floor"][metric] for r in rows if r["vs_floor"][metric] > 0]
+        if drawn and max(drawn) / min(drawn) > 8:  # Django under ASGI: 0.02 next to 0.9
+            axis.set_yscale("log")
+        axis.margins(y=0.15)  # room for the "D" labels
         axis.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         axis.set_xticks(range(len(servers)))
         axis.set_xticklabels(
@@ -211,10 +280,11 @@ def http_chart(http: dict[str, Any], path: Path) -> bool:
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.suptitle(
         f"HTTP, one worker, wrk -c{http.get('connections', 16)}: ratio to the floor "
-        f"(median of {http.get('rounds', '?')} round(s))",
+        f"(median of {http.get('rounds', '?')} round(s)); D: ratio to the Django floor",
         fontsize=11,
     )
-    figure.tight_layout(rect=(0, 0.1, 1, 1))  # the legend below
+    legend_rows = -(-len(series) // 3)
+    figure.tight_layout(rect=(0, 0.03 + 0.035 * legend_rows, 1, 1))  # the legend below
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True

@@ -29,8 +29,9 @@ class Server:
     kind: str
 
     def command(self, factory: str, port: int) -> list[str]:
-        """One worker, no access log, no reload; ``factory`` names a function in apps.py."""
-        target = f"benchmarks.apps:{factory}"
+        """One worker, no access log, no reload; ``factory`` names a function in apps.py,
+        or ``module:function`` elsewhere."""
+        target = factory if ":" in factory else f"benchmarks.apps:{factory}"
         if self.name.startswith("uvicorn"):
             http, loop = ("httptools", "uvloop") if self.name == "uvicorn" else ("h11", "asyncio")
             return [

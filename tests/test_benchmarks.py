@@ -1,11 +1,15 @@
 """The benchmark suite's in-process sections still run and report sane shapes (tiny counts;
 no wall-clock assertions: speed is measured by `python -m benchmarks`, not asserted here).
-Section 4's apps are checked in-process, its parsing and bookkeeping on canned input, and
-one short real run behind gunicorn when wrk is installed."""
+Section 4's apps are checked in-process (the Django project in a process of its own), its
+parsing and bookkeeping on canned input, and short real runs behind gunicorn when wrk is
+installed. Section 8: tests/test_benchmarks_network.py."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +22,13 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from benchmarks import apps
+from benchmarks import apps, django_project
 from benchmarks.http import (
+    DJANGO_FLOOR,
+    FLOOR,
     VARIANTS,
     Target,
+    choose_variants,
     http_runs,
     mint_sqlite,
     parse_wrk,
@@ -31,7 +38,7 @@ from benchmarks.http import (
 from benchmarks.inprocess import last_used_writes, request_cost
 from benchmarks.report import http_lines, table
 from benchmarks.scaling import lookup_scaling
-from benchmarks.servers import CLOCK_TICKS, SERVERS, Running, tree_cpu
+from benchmarks.servers import CLOCK_TICKS, ROOT, SERVERS, Running, tree_cpu
 
 from tokenward.stores.url import STORE_ENV
 
@@ -97,7 +104,10 @@ def _header(variant: str, headers: dict[str, str], tmp_path: Path) -> str:
     return headers["sqlite" if variant == "tokenward-sqlite" else "floor"]
 
 
-@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.asgi], ids=lambda v: v.name)
+IN_PROCESS = [v for v in VARIANTS if not v.django]  # the Django ones: in their own process
+
+
+@pytest.mark.parametrize("variant", [v for v in IN_PROCESS if v.asgi], ids=lambda v: v.name)
 def test_every_asgi_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
     variant: Any, bench_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -116,7 +126,7 @@ def test_every_asgi_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
         app.authenticator.close()
 
 
-@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.wsgi], ids=lambda v: v.name)
+@pytest.mark.parametrize("variant", [v for v in IN_PROCESS if v.wsgi], ids=lambda v: v.name)
 def test_every_wsgi_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
     variant: Any, bench_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -250,3 +260,103 @@ def test_a_short_real_run_behind_gunicorn_answers_every_request() -> None:
         assert row["non_2xx"] == 0
         assert row["cpu_us"] > 0
         assert row["vs_floor"]["requests_per_s"] > 0
+
+
+# -- section 4: the Django variants ---------------------------------------------------------
+
+
+def test_django_variants_run_only_where_django_deploys_run_them() -> None:
+    for variant in (v for v in VARIANTS if v.django):
+        assert [s.name for s in SERVERS if variant.factory(s)] == ["uvicorn", "gunicorn"]
+        assert variant.baseline == DJANGO_FLOOR
+        assert variant.paths == ("/whoami",)
+
+
+def test_naming_a_variant_keeps_the_floors_its_ratios_need() -> None:
+    chosen, left_out = choose_variants(["tokenward-drf"])
+    assert [v.name for v in chosen] == [FLOOR, DJANGO_FLOOR, "tokenward-drf"]
+    assert left_out == {}
+
+
+def test_a_variant_whose_library_is_missing_is_left_out_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "knox" else real(name)
+    )
+    chosen, left_out = choose_variants(["knox", "tokenward-memory"])
+    assert [v.name for v in chosen] == [FLOOR, "tokenward-memory", DJANGO_FLOOR]
+    assert left_out == {"knox": "knox is not installed (the bench extra)"}
+    text = "\n".join(http_lines({"servers": {}, "variants": {}, "rows": [], "left_out": left_out}))
+    assert "left out: knox: knox is not installed (the bench extra)" in text
+
+
+@pytest.mark.slow
+def test_every_django_variant_answers_whoami_the_same_and_refuses_a_wrong_token(
+    bench_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Django's settings are per process: the project is set up and checked in its own.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    headers = {"floor": bench_env["floor"], "tokenward": bench_env["sqlite"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.django_project", "check", str(tmp_path)],
+        input=json.dumps(headers),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert set(found) == {v for v in django_project.VARIANTS if django_project.available(v)}
+    assert {"floor", "tokenward"} <= set(found)
+    for variant, answer in found.items():
+        assert answer["status"] == 200, variant
+        assert answer["body"] == apps.bench_identity().as_dict(), variant
+        assert answer["wrong"] in (401, 403), variant
+        assert answer["none"] in (401, 403), variant
+    assert (tmp_path / django_project.TOKENS_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_django_variants_are_also_paired_with_the_django_floor() -> None:
+    floor = _target("gunicorn", "floor", "/whoami", [_round(1000, 100), _round(500, 200)])
+    django = _target("gunicorn", "django-floor", "/whoami", [_round(500, 200), _round(250, 400)])
+    knox = _target("gunicorn", "knox", "/whoami", [_round(250, 400), _round(125, 800)])
+    rows = summarize([floor, django, knox])
+    assert "vs_baseline" not in rows[0]
+    assert rows[1]["vs_baseline"]["requests_per_s"] == 1.0
+    assert rows[2]["baseline"] == DJANGO_FLOOR
+    assert rows[2]["vs_floor"]["requests_per_s"] == pytest.approx(0.25)
+    assert rows[2]["vs_baseline"]["requests_per_s"] == pytest.approx(0.5)
+    assert rows[2]["vs_baseline"]["cpu_us"] == pytest.approx(2.0)
+    text = http_lines(
+        {
+            "servers": {"gunicorn": "gunicorn, sync worker"},
+            "variants": {"floor": "floor", "django-floor": "Django floor", "knox": "knox"},
+            "rows": rows,
+        }
+    )
+    knox_line = next(line for line in text if line.strip().startswith("knox"))
+    assert knox_line.split()[-2:] == ["0.50", "2.00"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+@pytest.mark.skipif(not django_project.available("knox"), reason="the bench extra is not installed")
+def test_a_short_real_run_of_a_django_reference_behind_gunicorn() -> None:
+    result = http_runs(1, 1, 0, servers=["gunicorn"], variants=["knox"])
+    assert "skipped" not in result, result.get("skipped")
+    rows = {(r["variant"], r["path"]): r for r in result["rows"]}
+    assert set(rows) == {
+        (FLOOR, "/whoami"),
+        (FLOOR, "/health"),
+        (DJANGO_FLOOR, "/whoami"),
+        ("knox", "/whoami"),
+    }
+    for row in rows.values():
+        assert row["requests"] > 0
+        assert row["non_2xx"] == 0
+    assert rows[("knox", "/whoami")]["vs_baseline"]["requests_per_s"] > 0
