@@ -119,6 +119,10 @@ def test_create_json_is_one_object_with_the_contract_keys(run: Run) -> None:
         "status": "active",
         "previous_secret_until": None,
         "readonly": False,
+        "revoked_at": None,
+        "revoked_reason": None,
+        "requests_today": 0,  # a token never used has made no requests
+        "requests_last_7_days": 0,
         "warnings": ["ACL 'passwd': can change passwords and log in as the account"],
     }
     assert "passwd" in result.err  # warned on stderr too, and it did not block
@@ -488,8 +492,8 @@ def test_the_store_comes_from_the_flag_then_the_environment_then_the_working_dir
 def test_migrate_asks_the_store_and_says_what_it_did(
     run: Run, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run("migrate").out == f"SQLiteStore({str(db)!r}): created schema version 2\n"
-    assert run("migrate").out == f"SQLiteStore({str(db)!r}): schema version 2 is up to date\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): created schema version 3\n"
+    assert run("migrate").out == f"SQLiteStore({str(db)!r}): schema version 3 is up to date\n"
     migrated: list[bool] = []
 
     class NetworkStore(SQLiteStore):

@@ -61,6 +61,7 @@ class FailureReason(enum.Enum):
     BAD_SECRET = "bad_secret"
     EXPIRED = "expired"
     ROTATED_OUT = "rotated_out"
+    REVOKED = "revoked"  # kept on record but revoked (e.g. reported leaked): 401
     IP_NOT_ALLOWED = "ip_not_allowed"
     OWNER_UNKNOWN = "owner_unknown"
     OWNER_SUSPENDED = "owner_suspended"

@@ -99,6 +99,7 @@ class Guard:
             directory=directory,
             acl_vocabulary=settings.acl_vocabulary,
             audit=audit,
+            token_format=settings.token_format,
         )
         self._exit_hook: Any = None
         self._closed = False

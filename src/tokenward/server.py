@@ -29,6 +29,7 @@ from tokenward.asgi_io import ASGIApp, Message, Receive, Scope, Send, send_respo
 from tokenward.audit import printable
 from tokenward.authenticator import Authenticator
 from tokenward.core.crypto import Argon2Profile
+from tokenward.core.formats import TokenFormat
 from tokenward.core.network import ProxyHeader
 from tokenward.core.settings import Rule, Settings
 from tokenward.errors import StoreError
@@ -56,6 +57,7 @@ def build_server(
     trusted_proxies: tuple[str, ...] = LOOPBACK,
     proxy_header: ProxyHeader = "x-real-ip",
     argon2: Argon2Profile | None = None,
+    token_format: TokenFormat = "cpanel",  # noqa: S107 - a format name, not a secret
 ) -> TokenwardServer:
     """Everything ``tokenward serve`` runs: forward auth (with ``rules`` for the proxied
     URIs), the cPanel-compatible management API at ``/execute`` and ``/json-api``, and the
@@ -71,6 +73,7 @@ def build_server(
             trusted_proxies=trusted_proxies,
             proxy_header=proxy_header,
             argon2=argon2 or Argon2Profile(),
+            token_format=token_format,
         ),
     )
     # One guard: forward auth, the API and the page share one verification pool, one

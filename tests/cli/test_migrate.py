@@ -21,8 +21,8 @@ from tokenward import TokenStore, open_store
 
 
 def test_migrate_says_what_it_did_to_the_default_store(cli: Cli, workdir: Path) -> None:
-    assert cli("migrate").out == "SQLiteStore('tokenward.db'): created schema version 2\n"
-    assert cli("migrate").out == "SQLiteStore('tokenward.db'): schema version 2 is up to date\n"
+    assert cli("migrate").out == "SQLiteStore('tokenward.db'): created schema version 3\n"
+    assert cli("migrate").out == "SQLiteStore('tokenward.db'): schema version 3 is up to date\n"
     assert (workdir / "tokenward.db").is_file()
 
 
@@ -73,7 +73,7 @@ def test_migrate_through_the_cache_option_really_migrates(
     result = cli("migrate", "--store", f"{url}&tokenward_cache=5")
     assert result.status == 0, result.err
     assert result.out.startswith("CachedStore(")
-    assert result.out.endswith(" version 2\n")
+    assert result.out.endswith(" version 3\n")
     assert ": created " in result.out
     assert plain.list() == []  # the schema is there: no StoreError
-    assert plain.migrate().endswith("version 2 is up to date")
+    assert plain.migrate().endswith("version 3 is up to date")

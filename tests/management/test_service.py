@@ -122,7 +122,10 @@ def test_listing_shows_everything_but_the_secret(
     service: TokenService, backend: TokenStore, clock: FrozenClock
 ) -> None:
     created = service.create("alice", "ci", acls=["edit-dns"], whitelist_ips=["192.0.2.0/24"])
-    backend.record_usage([Usage(created.record.id, int(clock()) + 5, "192.0.2.7")])
+    today = int(clock()) // 86_400
+    backend.record_usage(
+        [Usage(created.record.id, int(clock()) + 5, "192.0.2.7", ((today - 7, 5), (today, 2)))]
+    )
     (view,) = service.list_tokens()
     assert view.to_json() == {
         "name": "ci",
@@ -137,6 +140,10 @@ def test_listing_shows_everything_but_the_secret(
         "status": "active",
         "previous_secret_until": None,
         "readonly": False,
+        "revoked_at": None,
+        "revoked_reason": None,
+        "requests_today": 2,
+        "requests_last_7_days": 2,  # seven days ago is the eighth day back
     }
     assert not {"digest", "verifier", "secret", "token"} & {
         f.name for f in dataclasses.fields(view)

@@ -196,6 +196,15 @@ class TestCachedStore(StoreConformance):
         assert isinstance(store, CachedStore)
         return repr(vars(store)) + repr(vars(store.inner))
 
+    def twin(self, store: TokenStore) -> TokenStore:
+        """Another cache in front of the same store (closing it closes the memory store,
+        which releases nothing)."""
+        assert isinstance(store, CachedStore)
+        feed = ManualFeed()
+        other = CachedStore(store.inner, feed, max_staleness=5, clock=FrozenClock(0))
+        assert feed.ready.wait(WAIT)
+        return other
+
 
 def _network_url(kind: str) -> tuple[str, str]:
     tag = f"tw_cache_{uuid.uuid4().hex[:8]}"

@@ -29,6 +29,9 @@ class TestMemoryStore(StoreConformance):
         assert isinstance(store, MemoryStore)
         return repr(vars(store))
 
+    def twin(self, store: TokenStore) -> TokenStore:
+        return store  # a dict is shared by being the same object
+
 
 class MemoryStoreWithoutCompareAndSet(MemoryStore):
     """A user's store that keeps the protocol's default ``replace_verifier``."""
@@ -45,6 +48,9 @@ class TestStoreWithoutCompareAndSet(StoreConformance):
 
     def raw_dump(self, store: TokenStore) -> str:
         return repr(vars(store))
+
+    def twin(self, store: TokenStore) -> TokenStore:
+        return store
 
 
 def test_a_store_that_does_not_implement_migrate_refuses_it_loudly() -> None:
@@ -73,6 +79,10 @@ class TestSQLiteStore(StoreConformance):
         with sqlite3.connect(store.path) as db:
             return "\n".join(db.iterdump())
 
+    def twin(self, store: TokenStore) -> TokenStore:
+        assert isinstance(store, SQLiteStore)
+        return SQLiteStore(store.path, create=False)
+
 
 @pytest.mark.postgres
 class TestPostgresStore(StoreConformance):
@@ -97,6 +107,12 @@ class TestPostgresStore(StoreConformance):
             rows = conn.execute(query).fetchall()
         return "\n".join(map(str, rows))
 
+    def twin(self, store: TokenStore) -> TokenStore:
+        from tokenward.stores.postgres import PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        return PostgresStore(POSTGRES_URL, schema=store.schema)
+
 
 @pytest.mark.redis
 class TestRedisStore(StoreConformance):
@@ -119,7 +135,7 @@ class TestRedisStore(StoreConformance):
         parts = []
         for key in client.scan_iter(f"{prefix}*"):
             name = key.decode()[len(prefix) :]
-            if name.startswith("lu:"):  # the layout documented in tokenward.stores.redis
+            if name.startswith(("lu:", "uc:")):  # the layout documented in tokenward.stores.redis
                 value: object = client.hgetall(key)
             elif name.startswith("u:") or name == "all":
                 value = client.smembers(key)
@@ -127,3 +143,9 @@ class TestRedisStore(StoreConformance):
                 value = client.get(key)
             parts.append(f"{key!r} {value!r}")
         return "\n".join(parts)
+
+    def twin(self, store: TokenStore) -> TokenStore:
+        from tokenward.stores.redis import RedisStore
+
+        assert isinstance(store, RedisStore)
+        return RedisStore(REDIS_URL, prefix=store.prefix)

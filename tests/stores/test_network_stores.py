@@ -88,8 +88,8 @@ def test_migrate_says_it_created_the_schema_then_that_it_is_up_to_date(
         require_service("Redis", REDIS_URL, redis_reachable())
         store = open_store(f"{REDIS_URL}?tokenward_prefix={tag}:")
     try:
-        assert store.migrate() == f"created {what} version 2"
-        assert store.migrate() == f"{what} version 2 is up to date"
+        assert store.migrate() == f"created {what} version 3"
+        assert store.migrate() == f"{what} version 3 is up to date"
     finally:
         if kind == "postgres":
             with store._cursor() as cur:  # type: ignore[attr-defined]

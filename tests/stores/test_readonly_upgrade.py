@@ -33,7 +33,9 @@ def sqlite_version_1(path: Path) -> MintedToken:
     token = TokenFactory(store).mint("alice", "old")
     store.close()
     with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE tokenward_tokens DROP COLUMN readonly")
+        for column in ("readonly", "revoked_at", "revoked_reason"):
+            db.execute(f"ALTER TABLE tokenward_tokens DROP COLUMN {column}")
+        db.execute("DROP TABLE tokenward_usage")
         db.execute("UPDATE tokenward_meta SET value = '1' WHERE key = 'schema_version'")
     db.close()
     return token
@@ -43,8 +45,8 @@ def test_a_version_1_sqlite_store_is_upgraded_when_opened_to_write(tmp_path: Pat
     """Servers and ``tokenward create`` open it so: the column is added, nothing is lost."""
     token = sqlite_version_1(tmp_path / "t.db")
     store = SQLiteStore(tmp_path / "t.db")
-    assert store.migrate() == "upgraded schema version 1 to 2"  # what the open did, said once
-    assert store.migrate() == "schema version 2 is up to date"
+    assert store.migrate() == "upgraded schema version 1 to 3"  # what the open did, said once
+    assert store.migrate() == "schema version 3 is up to date"
     assert_kept(store, token)
     TokenFactory(store).mint("alice", "new", readonly=True)
     assert [r.readonly for r in store.list()] == [True, False]
@@ -54,7 +56,7 @@ def test_a_version_1_sqlite_store_is_upgraded_when_opened_to_write(tmp_path: Pat
 def test_a_version_1_sqlite_store_opened_read_only_says_to_migrate(tmp_path: Path) -> None:
     """Read-only commands never write: they name the command that upgrades."""
     sqlite_version_1(tmp_path / "t.db")
-    with pytest.raises(StoreError, match=r"schema version 1 is not 2; run `tokenward migrate`"):
+    with pytest.raises(StoreError, match=r"schema version 1 is not 3; run `tokenward migrate`"):
         SQLiteStore(tmp_path / "t.db", create=False)
 
 
@@ -80,7 +82,9 @@ def test_a_version_1_postgres_schema_is_upgraded_by_migrate(postgres_schema: str
     store.migrate()
     token = TokenFactory(store).mint("alice", "old")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'ALTER TABLE "{postgres_schema}".tokenward_tokens DROP COLUMN readonly')
+        conn.execute(f'DROP TABLE "{postgres_schema}".tokenward_usage')
+        for column in ("readonly", "revoked_at", "revoked_reason"):
+            conn.execute(f'ALTER TABLE "{postgres_schema}".tokenward_tokens DROP COLUMN {column}')
         conn.execute(
             f'UPDATE "{postgres_schema}".tokenward_meta SET value = %s '  # noqa: S608 - ours
             "WHERE key = 'schema_version'",
@@ -88,14 +92,14 @@ def test_a_version_1_postgres_schema_is_upgraded_by_migrate(postgres_schema: str
         )
     with pytest.raises(StoreError, match="older than this code; run `tokenward migrate`"):
         store.get(token.created.record.digest)
-    assert store.migrate() == "upgraded schema version 1 to 2"
-    assert store.migrate() == "schema version 2 is up to date"
+    assert store.migrate() == "upgraded schema version 1 to 3"
+    assert store.migrate() == "schema version 3 is up to date"
     assert_kept(store, token)
     store.close()
 
 
 @pytest.mark.redis
-def test_a_version_1_redis_layout_reads_as_read_write_and_migrate_records_version_2() -> None:
+def test_a_version_1_redis_layout_reads_as_read_write_and_migrate_records_version_3() -> None:
     """Records written before the field existed lack it: missing means read-write."""
     require_service("Redis", REDIS_URL, redis_reachable())
     import redis
@@ -113,8 +117,8 @@ def test_a_version_1_redis_layout_reads_as_read_write_and_migrate_records_versio
         client.set(f"{store.prefix}schema_version", "1")
         client.close()
         assert_kept(store, token)
-        assert store.migrate() == "upgraded key layout version 1 to 2"
-        assert store.migrate() == "key layout version 2 is up to date"
+        assert store.migrate() == "upgraded key layout version 1 to 3"
+        assert store.migrate() == "key layout version 3 is up to date"
     finally:
         store.drop()
         store.close()

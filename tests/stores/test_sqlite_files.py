@@ -134,9 +134,9 @@ def test_without_create_a_database_open_to_others_is_still_warned_about(
 def test_migrate_says_it_created_the_schema_once_then_that_it_is_up_to_date(path: Path) -> None:
     """SQLite makes its schema when the file is made; migrate reports that, once."""
     store = SQLiteStore(path)
-    assert store.migrate() == "created schema version 2"
-    assert store.migrate() == "schema version 2 is up to date"
+    assert store.migrate() == "created schema version 3"
+    assert store.migrate() == "schema version 3 is up to date"
     store.close()
     again = SQLiteStore(path)
-    assert again.migrate() == "schema version 2 is up to date"
+    assert again.migrate() == "schema version 3 is up to date"
     again.close()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from tokenward.audit import log_event
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import Argon2Profile
+from tokenward.core.formats import TokenFormat, parse_format
 from tokenward.core.tokens import Realm
 from tokenward.errors import ValidationError
 from tokenward.management.service import TokenService
@@ -27,6 +28,7 @@ from tokenward.stores.url import open_store, store_url_from_env
 
 __all__ = [
     "ARGON2_ENV",
+    "TOKEN_FORMAT_ENV",
     "Command",
     "Context",
     "UsageError",
@@ -41,6 +43,8 @@ __all__ = [
 ]
 
 ARGON2_ENV = "TOKENWARD_ARGON2"
+# The variable a guard built from the environment reads too: the CLI mints what the app does.
+TOKEN_FORMAT_ENV = "TOKENWARD_TOKEN_FORMAT"
 ARGON2_PROFILES: dict[str, Callable[[], Argon2Profile]] = {
     "owasp": Argon2Profile.owasp,  # the default
     "rfc9106": Argon2Profile.rfc9106_low_memory,
@@ -77,10 +81,23 @@ class Context:
             raise UsageError(f"unknown argon2 profile {name!r}: use {', '.join(ARGON2_PROFILES)}")
         return ARGON2_PROFILES[name]()
 
+    def token_format(self) -> TokenFormat:
+        """``$TOKENWARD_TOKEN_FORMAT`` (``cpanel`` or ``prefixed``); else cPanel's."""
+        try:
+            return parse_format(os.environ.get(TOKEN_FORMAT_ENV) or "cpanel")
+        except ValidationError as exc:
+            raise UsageError(f"{TOKEN_FORMAT_ENV}: {exc}") from None
+
     def service(self) -> TokenService:
         argon2 = self.argon2()  # a bad profile name is refused before the store is opened
+        token_format = self.token_format()
         return TokenService(
-            self.store, argon2=argon2, clock=self.clock, audit=log_event, operator=_who()
+            self.store,
+            argon2=argon2,
+            clock=self.clock,
+            audit=log_event,
+            operator=_who(),
+            token_format=token_format,
         )
 
     def close(self) -> None:

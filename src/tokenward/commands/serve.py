@@ -100,6 +100,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             trusted_proxies=proxies,
             proxy_header=args.proxy_header,
             argon2=ctx.argon2(),
+            token_format=ctx.token_format(),
         )
     except ConfigurationError as exc:
         bound.close()

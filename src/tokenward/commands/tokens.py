@@ -22,7 +22,8 @@ from tokenward.management.views import KEEP, Keep, TokenView, acl_warnings
 
 __all__ = ["TOKEN_COMMANDS"]
 
-_TINTS = {"expiring": "\033[33m", "expired": "\033[31m"}  # yellow, red: as WHM shows them
+# Yellow, red: as WHM shows them; a revoked token is red like an expired one.
+_TINTS = {"expiring": "\033[33m", "expired": "\033[31m", "revoked": "\033[31m"}
 _RESET = "\033[0m"
 _READONLY_HELP = "read-only: any method but GET, HEAD, OPTIONS and TRACE is refused (403)"
 

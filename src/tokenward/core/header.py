@@ -4,6 +4,10 @@
 one of our schemes (another middleware may handle it), ``Credentials`` when it does and is well
 formed, and ``MalformedCredentialsError`` when it uses our scheme but breaks the grammar. It
 never raises anything else, whatever the input (tests prove it with hypothesis).
+
+The token may be of either format (``tokenward.core.formats``) in either realm, whichever
+one the deployment mints. A prefixed token is refused here, before any store read, when its
+checksum is wrong (mistyped, or made up) or its prefix names the other realm.
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from tokenward.core.tokens import SECRET_PATTERN, Realm, is_well_formed_secret
+from tokenward.core.formats import (
+    PREFIXED_LENGTH,
+    PREFIXED_PATTERN,
+    PREFIXES,
+    TOKEN_PATTERN,
+    recognise,
+)
+from tokenward.core.tokens import Realm, is_well_formed_secret
 from tokenward.errors import MalformedCredentialsError
 
 __all__ = ["MAX_HEADER_LENGTH", "Credentials", "format_authorization", "parse_authorization"]
@@ -27,9 +38,11 @@ _SCHEMES = {realm.value: realm for realm in Realm}
 # grammar below accepts for it (a hypothesis property checks they agree on any input).
 _WELL_FORMED_RE = re.compile(
     rf"[ \t]*((?i:{'|'.join(_SCHEMES)})) +([\x21-\x39\x3b-\x7e]{{1,{MAX_USER_LENGTH}}}):"
-    rf"({SECRET_PATTERN})[ \t\r\n]*",
+    rf"({TOKEN_PATTERN})[ \t\r\n]*",
     re.ASCII,  # the scheme's case folds in ASCII only, as str.lower() does for it
 )
+_PREFIXED_RE = re.compile(PREFIXED_PATTERN)
+_PREFIXES = tuple(PREFIXES.values())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +71,10 @@ def parse_authorization(values: str | Sequence[str] | None) -> Credentials | Non
     value = values[0]
     if len(value) <= MAX_HEADER_LENGTH and (well := _WELL_FORMED_RE.fullmatch(value)):
         scheme, user, secret = well.groups()
-        return Credentials(_SCHEMES[scheme.lower()], user, secret)
+        realm = _SCHEMES[scheme.lower()]
+        if len(secret) == PREFIXED_LENGTH:
+            _check_prefixed(realm, secret)
+        return Credentials(realm, user, secret)
     return _parse_one(value)
 
 
@@ -80,9 +96,26 @@ def _parse_one(value: str) -> Credentials | None:
         raise MalformedCredentialsError("no ':' between user and token")
     if not user or len(user) > MAX_USER_LENGTH:
         raise MalformedCredentialsError("empty or oversized user")
-    if not is_well_formed_secret(secret):
+    if _PREFIXED_RE.fullmatch(secret) is not None:
+        _check_prefixed(realm, secret)
+    elif secret.startswith(_PREFIXES):
+        raise MalformedCredentialsError(
+            f"a prefixed token is {PREFIXED_LENGTH} characters: its prefix, then letters and digits"
+        )
+    elif not is_well_formed_secret(secret):
         raise MalformedCredentialsError("token is not 32 characters of 0-9A-Z")
     return Credentials(realm, user, secret)
+
+
+def _check_prefixed(realm: Realm, secret: str) -> None:
+    """A prefixed token of the right shape: its checksum, then its realm."""
+    recognised = recognise(secret)
+    if recognised is None:
+        raise MalformedCredentialsError("token checksum does not match: mistyped or made up")
+    if recognised.realm is not realm:
+        raise MalformedCredentialsError(
+            f"a {recognised.realm} token sent with the {realm.value} scheme"
+        )
 
 
 def format_authorization(realm: Realm | str, user: str, secret: str) -> str:

@@ -1,11 +1,11 @@
 """The access decision for a token that was found, in cPanel's fixed order.
 
 Pure: the record, the time, the client address and the owner's standing are all parameters.
-Access is granted if and only if: the token belongs to the named user, the owner is known and
-active, the token (or, after a rotation, its previous secret) has not expired, the client
-address is allowed, the secret verifies, the effective ACLs cover the route, and a read-only
-token asks with a safe method (``SAFE_METHODS``: the authenticator checks that last, since it
-is the one step that depends on the method).
+Access is granted if and only if: the token has not been revoked in place, it belongs to
+the named user, the owner is known and active, the token (or, after a rotation, its previous
+secret) has not expired, the client address is allowed, the secret verifies, the effective
+ACLs cover the route, and a read-only token asks with a safe method (``SAFE_METHODS``: the
+authenticator checks that last, since it is the one step that depends on the method).
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ def check_standing(
 ) -> None:
     """Everything but the route's ACLs, in cPanel's order. Cheap, so the authenticator runs
     it *before* argon2: a token that would be refused anyway never costs a hash, and every
-    refusal takes microseconds whatever its reason."""
+    refusal takes microseconds whatever its reason. A revoked record is refused before
+    anything else about it is judged: nothing can make it good again."""
+    if record.revoked_at is not None:
+        raise AuthenticationError(FailureReason.REVOKED, record.revoked_reason or "")
     if record.user != user:
         raise AuthenticationError(FailureReason.WRONG_USER)
     if owner is None:

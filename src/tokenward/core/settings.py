@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from tokenward.core.acl import normalize_acls
 from tokenward.core.crypto import Argon2Profile
+from tokenward.core.formats import TOKEN_FORMATS, TokenFormat
 from tokenward.core.network import (
     PROXY_HEADERS,
     Address,
@@ -113,6 +114,8 @@ class Settings:
     https_only: bool = False
     max_failures: int = 0
     failure_window: float = 300.0
+    # What new secrets look like (``tokenward.core.formats``); both formats authenticate.
+    token_format: TokenFormat = "cpanel"
     proxy_networks: tuple[Network, ...] = dataclasses.field(init=False, repr=False)
     _folded_rules: tuple[Rule, ...] = dataclasses.field(init=False, repr=False, compare=False)
     _judged: Callable[[str, str], Requirement | None] = dataclasses.field(
@@ -144,6 +147,8 @@ class Settings:
             raise ConfigurationError("max_failures must be >= 0 (0: off), failure_window > 0")
         if self.retry_after < 1:
             raise ConfigurationError("retry_after must be at least one second")
+        if self.token_format not in TOKEN_FORMATS:
+            raise ConfigurationError(f"token_format must be one of {', '.join(TOKEN_FORMATS)}")
         # For a case-insensitive router's reading: the rules with case-folded prefixes.
         folded = tuple(dataclasses.replace(r, prefix=r.prefix.lower()) for r in self.rules)
         same = all(r.prefix == f.prefix for r, f in zip(self.rules, folded, strict=True))

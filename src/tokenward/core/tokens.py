@@ -58,6 +58,7 @@ class TokenStatus(enum.StrEnum):
     ACTIVE = "active"
     EXPIRING = "expiring"
     EXPIRED = "expired"
+    REVOKED = "revoked"  # kept on record, marked (reported leaked), refused whatever its expiry
 
 
 def generate_secret() -> str:
@@ -83,7 +84,10 @@ def is_within_expiry(expires_at: int | None, now: float) -> bool:
     return expires_at is None or int(now) <= expires_at
 
 
-def token_status(expires_at: int | None, now: float) -> TokenStatus:
+def token_status(expires_at: int | None, now: float, revoked_at: int | None = None) -> TokenStatus:
+    """Revoked outranks everything: a revoked token never works again, expired or not."""
+    if revoked_at is not None:
+        return TokenStatus.REVOKED
     if not is_within_expiry(expires_at, now):
         return TokenStatus.EXPIRED
     if expires_at is not None and expires_at - int(now) < EXPIRING_WINDOW:
@@ -98,6 +102,10 @@ class TokenRecord:
     ``previous_*`` describe the secret a rotation replaced; it keeps working until
     ``previous_until`` (the grace period), then stops. A ``readonly`` token is refused (403)
     any method but ``SAFE_METHODS``, whatever its ACLs (cPanel's ``readonly=1``).
+
+    A token revoked in place (``revoked_at`` set, e.g. reported leaked) is kept so its owner
+    sees what happened, and refused on every request; it cannot be edited or rotated, only
+    deleted. Revoking by name deletes the record instead.
     """
 
     id: str
@@ -116,9 +124,15 @@ class TokenRecord:
     previous_verifier: str | None = dataclasses.field(default=None, repr=False)
     previous_until: int | None = None
     readonly: bool = False
+    revoked_at: int | None = None
+    revoked_reason: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
 
     def status(self, now: float) -> TokenStatus:
-        return token_status(self.expires_at, now)
+        return token_status(self.expires_at, now, self.revoked_at)
 
     def replace(self, **changes: object) -> TokenRecord:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -57,6 +57,11 @@ class _ReadOnlyStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         """Dropped on purpose: see the class docstring."""
 
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        return self._inner.usage_counts(token_ids, since_day=since_day)
+
     def close(self) -> None:
         """The caller owns the real store and closes it."""
 

@@ -199,11 +199,17 @@ def check_params(function: Function, label: str, params: Params) -> list[str]:
 
 
 def usage(view: TokenView) -> dict[str, Any]:
-    """tokenward's extra fields in every listing (cPanel's APIs do not show last use)."""
+    """tokenward's extra fields in every listing: cPanel's APIs show neither use nor a token
+    revoked in place (cPanel deletes a revoked token), so these are additions, and the
+    fields cPanel defines keep their meaning."""
     return {
         "last_used_at": view.last_used_at,
         "last_used_ip": view.last_used_ip,
         "status": view.status.value,
+        "revoked_at": view.revoked_at,
+        "revoked_reason": view.revoked_reason,
+        "requests_today": view.requests_today,
+        "requests_last_7_days": view.requests_last_7_days,
     }
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import builtins
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tokenward.audit import AuditHook
 from tokenward.core.acl import normalize_acls
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import Argon2Profile, SecretHasher, lookup_digest
+from tokenward.core.formats import TokenFormat, generate, parse_format
 from tokenward.core.network import parse_allow_list
 from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory
 from tokenward.core.tokens import (
     Identity,
     Realm,
     TokenRecord,
-    generate_secret,
     is_within_expiry,
     validate_name,
 )
@@ -39,7 +39,7 @@ from tokenward.management.rules import (
 )
 from tokenward.management.trail import AuditTrail, describe, describe_changes, label
 from tokenward.management.views import KEEP, CreatedToken, Keep, TokenView, acl_warnings
-from tokenward.stores.base import TokenStore
+from tokenward.stores.base import TokenStore, day_of
 
 __all__ = ["KEEP", "CreatedToken", "Keep", "TokenService"]
 
@@ -47,6 +47,8 @@ __all__ = ["KEEP", "CreatedToken", "Keep", "TokenService"]
 class TokenService:
     """The token lifecycle: create, read, update, rotate, revoke, purge, and the account
     events (rename, delete) that tokens must follow."""
+
+    REVOKED_LEAKED = "reported leaked"  # ``revoked_reason`` of a token revoked as leaked
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class TokenService:
         acl_vocabulary: frozenset[str] | None = None,
         audit: AuditHook | None = None,
         operator: str | None = None,
+        token_format: TokenFormat = "cpanel",  # noqa: S107 - a format's name, not a secret
     ) -> None:
         """``operator`` names who acts in audit events when no token does (the CLI passes
         the local user), so every change has a "who"."""
@@ -67,6 +70,7 @@ class TokenService:
         self.directory = directory
         self.acl_vocabulary = acl_vocabulary
         self.trail = AuditTrail(audit, clock, operator)
+        self.token_format = parse_format(token_format)  # what create and rotate mint
 
     # -- minting --------------------------------------------------------------------------
 
@@ -106,7 +110,7 @@ class TokenService:
             caller.check_readonly(readonly)
         if self.store.find(realm, user, name) is not None:
             raise DuplicateTokenError(f"{user} already has a {realm.value} token named {name!r}")
-        secret = generate_secret()
+        secret = generate(realm, self.token_format)
         record = TokenRecord(
             id=uuid.uuid4().hex,
             realm=realm,
@@ -142,7 +146,7 @@ class TokenService:
         realm = Realm.parse(realm)
         now = self.clock()
         caller = self._caller(actor, realm, user, now)
-        record = self._require(realm, user, name)
+        record = _changeable(self._require(realm, user, name))
         owner = check_may_mint(self._owner(realm, user), realm, user)
         if caller is not None:
             caller.check_token(record, owner)
@@ -154,7 +158,7 @@ class TokenService:
             raise ValidationError("grace must not be negative")
         if grace is not None and now + grace > MAX_EPOCH:
             raise ValidationError("grace period ends after the year 9999")
-        secret = generate_secret()
+        secret = generate(realm, self.token_format)
         rotated = record.replace(
             digest=lookup_digest(realm, secret),
             verifier=self.hasher.hash(secret),
@@ -195,7 +199,7 @@ class TokenService:
         realm = Realm.parse(realm)
         now = self.clock()
         caller = self._caller(actor, realm, user, now)
-        record = self._require(realm, user, name)
+        record = _changeable(self._require(realm, user, name))
         given = (expires_at, acls, whitelist_ips, readonly)
         limits = [not isinstance(value, Keep) for value in given]
         if new_name is None and not any(limits):
@@ -284,7 +288,9 @@ class TokenService:
         actor: Identity | None = None,
     ) -> builtins.list[TokenRecord]:
         """Delete tokens expired for more than ``older_than`` seconds. Expired tokens stay
-        listed until revoked or purged (as in cPanel): nothing else deletes them."""
+        listed until revoked or purged (as in cPanel): nothing else deletes them. A token
+        revoked in place is no exception either way: purged once it has also expired that
+        long, kept (so its owner sees why it stopped) until then."""
         if older_than < 0:
             raise ValidationError("older_than must not be negative")
         now = self.clock()
@@ -299,6 +305,37 @@ class TokenService:
             if r.expires_at is not None and r.expires_at < cutoff
         ]
         return self._delete(found, "token.purge", actor, "expired and purged")
+
+    def find_by_secret(self, secret: str) -> builtins.list[TokenRecord]:
+        """The tokens ``secret`` is the current or previous (rotated) secret of, in either
+        realm: a leak report does not say which."""
+        found = (self.store.get(lookup_digest(realm, secret)) for realm in Realm)
+        return [record for record in found if record is not None]
+
+    def revoke_leaked(self, records: Iterable[TokenRecord], *, source: str) -> int:
+        """Revoke tokens reported leaked, keeping each record, marked, so its owner sees why
+        it stopped working (revoking by name deletes it instead). ``source`` says who
+        reported it (``"scan"``, ``"revoke endpoint 203.0.113.7"``) in the audit event.
+        Records already revoked, or gone, are skipped. Returns how many were marked."""
+        marked = 0
+        for given in records:
+            # The record as it is now, so a rename or an edit made since is not undone.
+            current = self.store.get(given.digest) or self.store.find(
+                given.realm, given.user, given.name
+            )
+            if current is None or current.id != given.id or current.revoked:
+                continue
+            revoked = current.replace(
+                revoked_at=int(self.clock()), revoked_reason=self.REVOKED_LEAKED
+            )
+            try:
+                self.store.save(revoked)
+            except TokenNotFoundError:
+                continue  # deleted meanwhile: nothing left to revoke
+            detail = f"{self.REVOKED_LEAKED} by {source}"
+            self.trail.token("token.revoked_leaked", revoked, None, detail)
+            marked += 1
+        return marked
 
     # -- reading --------------------------------------------------------------------------
 
@@ -317,11 +354,8 @@ class TokenService:
             parsed, user = parsed or actor.realm, user or actor.user
             self._caller(actor, parsed, user, now)
         needle = (search or "").casefold()
-        return [
-            TokenView.from_record(record, now)
-            for record in self.store.list(realm=parsed, user=user)
-            if needle in record.name.casefold()
-        ]
+        found = self.store.list(realm=parsed, user=user)
+        return self._views([r for r in found if needle in r.name.casefold()], now)
 
     def show(
         self,
@@ -334,7 +368,7 @@ class TokenService:
         realm = Realm.parse(realm)
         now = self.clock()
         self._caller(actor, realm, user, now)
-        return TokenView.from_record(self._require(realm, user, name), now)
+        return self._views([self._require(realm, user, name)], now)[0]
 
     def show_by_secret(
         self, realm: Realm | str, secret: str, *, actor: Identity | None = None
@@ -381,6 +415,13 @@ class TokenService:
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def _views(self, records: Sequence[TokenRecord], now: float) -> builtins.list[TokenView]:
+        """Read models with the last week's request counts (one store read for them all)."""
+        today = day_of(now)
+        ids = [record.id for record in records]
+        counts = self.store.usage_counts(ids, since_day=today - 6) if ids else {}
+        return [TokenView.from_record(r, now, counts.get(r.id, {})) for r in records]
+
     def _require(self, realm: Realm, user: str, name: str) -> TokenRecord:
         record = self.store.find(realm, user, name)
         if record is None:
@@ -409,3 +450,15 @@ class TokenService:
         for record in found:
             self.trail.token(kind, record, actor, detail)
         return found
+
+
+def _changeable(record: TokenRecord) -> TokenRecord:
+    """A token revoked in place stays as it was revoked: editing or rotating it would make a
+    leaked token look cared for, or hand out a new secret under a revoked name."""
+    if record.revoked:
+        reason = f" ({record.revoked_reason})" if record.revoked_reason else ""
+        raise ValidationError(
+            f"token {record.name!r} was revoked{reason} and cannot be changed: delete it "
+            "(revoke it by name) and create a new one"
+        )
+    return record

@@ -41,6 +41,10 @@ FAILURE_HINTS: dict[FailureReason, str] = {
     FailureReason.BAD_SECRET: "the stored verifier does not match: the record may be damaged",
     FailureReason.EXPIRED: "the token has expired: create a new one (expired tokens stay listed)",
     FailureReason.ROTATED_OUT: "this is a rotated token's old secret and its grace period is over",
+    FailureReason.REVOKED: (
+        "the token was revoked (see `tokenward show`, e.g. reported leaked): it stays listed "
+        "but never works again; delete it and create a new one"
+    ),
     FailureReason.IP_NOT_ALLOWED: (
         "the client address is not in the token's allow-list (pass --ip to check one)"
     ),
@@ -109,10 +113,17 @@ def _access(view: TokenView) -> str:
     return "read-only" if view.readonly else "read-write"
 
 
+def _requests(view: TokenView) -> str:
+    """``today/last 7 days``; ``-`` when the counts were not read."""
+    if view.requests_today is None or view.requests_last_7_days is None:
+        return "-"
+    return f"{view.requests_today}/{view.requests_last_7_days}"
+
+
 def token_rows(views: Sequence[TokenView]) -> list[list[str]]:
     header = [
-        *("REALM", "USER", "NAME", "STATUS", "ACCESS"),
-        *("EXPIRES", "LAST USED", "FROM", "IPS", "ACLS"),
+        *("REALM", "USER", "NAME", "STATUS", "ACCESS", "EXPIRES"),
+        *("LAST USED", "FROM", "REQUESTS TODAY/7D", "IPS", "ACLS"),
     ]
     rows = [header]
     for view in views:
@@ -121,11 +132,12 @@ def token_rows(views: Sequence[TokenView]) -> list[list[str]]:
                 view.realm.value,
                 view.user,
                 view.name,
-                view.status.value,
+                view.status_text,
                 _access(view),
                 format_time(view.expires_at),
                 format_time(view.last_used_at, "-"),
                 view.last_used_ip or "-",
+                _requests(view),
                 _short(view.whitelist_ips, "any", 2),
                 _short(sorted(view.acls), "-", 4),
             ]
@@ -148,7 +160,7 @@ def describe_view(view: TokenView) -> list[str]:
         ("name", view.name),
         ("user", view.user),
         ("realm", view.realm.value),
-        ("status", view.status.value),
+        ("status", view.status_text),
         ("access", _access(view)),
         ("created", format_time(view.create_time)),
         ("expires", format_time(view.expires_at)),
@@ -157,6 +169,15 @@ def describe_view(view: TokenView) -> list[str]:
         ("ACLs", ", ".join(sorted(view.acls))),
         ("IP addresses", ", ".join(view.whitelist_ips) or "any"),
     ]
+    if view.requests_today is not None:
+        fields.append(
+            (
+                "requests",
+                f"{view.requests_today} today, {view.requests_last_7_days} in 7 days (UTC)",
+            )
+        )
+    if view.revoked_at is not None:
+        fields.append(("revoked", format_time(view.revoked_at)))
     if view.previous_secret_until is not None:
         fields.append(("old secret until", format_time(view.previous_secret_until)))
     width = max(len(label) for label, _ in fields) + 1

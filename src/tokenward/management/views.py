@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tokenward.core.acl import ALL, WHM_ACLS, dangerous_in, did_you_mean
-from tokenward.core.tokens import Realm, TokenRecord, TokenStatus, is_within_expiry, token_status
+from tokenward.core.tokens import Realm, TokenRecord, TokenStatus, is_within_expiry
+from tokenward.stores.base import day_of
 
 __all__ = ["KEEP", "CreatedToken", "Keep", "TokenView", "acl_warnings"]
 
@@ -36,7 +37,9 @@ class TokenView:
     """A read model of one token at one moment (``status`` depends on the time).
 
     Built from a record by copying only what may be shown, so adding a secret-bearing field
-    to ``TokenRecord`` can never leak through a listing.
+    to ``TokenRecord`` can never leak through a listing. ``requests_today`` and
+    ``requests_last_7_days`` (UTC days, today included) are ``None`` when the counts were
+    not read (a view of a used token made right after a change).
     """
 
     name: str
@@ -51,9 +54,26 @@ class TokenView:
     status: TokenStatus
     previous_secret_until: int | None = None
     readonly: bool = False
+    revoked_at: int | None = None
+    revoked_reason: str | None = None
+    requests_today: int | None = None
+    requests_last_7_days: int | None = None
+
+    @property
+    def status_text(self) -> str:
+        """The status as listings print it: ``revoked: reported leaked`` says why."""
+        if self.status is TokenStatus.REVOKED and self.revoked_reason:
+            return f"{self.status.value}: {self.revoked_reason}"
+        return self.status.value
 
     @classmethod
-    def from_record(cls, record: TokenRecord, now: float) -> TokenView:
+    def from_record(
+        cls, record: TokenRecord, now: float, counts: Mapping[int, int] | None = None
+    ) -> TokenView:
+        """``counts``: the token's requests per UTC day (``TokenStore.usage_counts``)."""
+        today = day_of(now)
+        if counts is None and record.last_used_at is None:
+            counts = {}  # counts are written with the last use: a token never used has none
         previous_until = record.previous_until if record.previous_digest is not None else None
         if previous_until is not None and not is_within_expiry(previous_until, now):
             previous_until = None  # the grace period is over: nothing left to mention
@@ -67,9 +87,17 @@ class TokenView:
             last_used_ip=record.last_used_ip,
             whitelist_ips=record.whitelist_ips,
             acls=record.acls,
-            status=token_status(record.expires_at, now),
+            status=record.status(now),
             previous_secret_until=previous_until,
             readonly=record.readonly,
+            revoked_at=record.revoked_at,
+            revoked_reason=record.revoked_reason,
+            requests_today=None if counts is None else counts.get(today, 0),
+            requests_last_7_days=(
+                None
+                if counts is None
+                else sum(n for day, n in counts.items() if today - 7 < day <= today)
+            ),
         )
 
     def to_json(self) -> dict[str, object]:
@@ -87,6 +115,10 @@ class TokenView:
             "status": self.status.value,
             "previous_secret_until": self.previous_secret_until,
             "readonly": self.readonly,
+            "revoked_at": self.revoked_at,
+            "revoked_reason": self.revoked_reason,
+            "requests_today": self.requests_today,
+            "requests_last_7_days": self.requests_last_7_days,
         }
 
 

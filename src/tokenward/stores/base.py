@@ -16,16 +16,28 @@ from collections.abc import Iterable, Sequence
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import StoreError
 
-__all__ = ["TokenStore", "Usage"]
+__all__ = ["USAGE_DAYS", "TokenStore", "Usage", "day_of"]
+
+# How many UTC days of per-token request counts a store keeps (today included); older days
+# are pruned when counts are written.
+USAGE_DAYS = 90
+
+
+def day_of(at: float) -> int:
+    """The UTC day number of a Unix time: the unit per-token request counts are kept in."""
+    return int(at) // 86_400
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Usage:
-    """The latest successful use of a token, as batched by the authenticator."""
+    """The latest successful use of a token, as batched by the authenticator, with the
+    requests it made since the last batch: ``counts`` is ``((day, requests), …)`` by UTC day
+    number (``day_of``), so a batch that spans midnight credits each day with its own."""
 
     token_id: str
     at: int
     ip: str | None
+    counts: tuple[tuple[int, int], ...] = ()
 
 
 class TokenStore(abc.ABC):
@@ -87,8 +99,19 @@ class TokenStore(abc.ABC):
 
     @abc.abstractmethod
     def record_usage(self, usages: Sequence[Usage]) -> None:
-        """Batch of last-used updates. Only ever moves ``last_used_at`` forward, so that
-        workers flushing in any order converge on the latest use."""
+        """Batch of last-used updates and request counts, in one write (one transaction,
+        script or lock). Only ever moves ``last_used_at`` forward, so that workers flushing
+        in any order converge on the latest use; ``counts`` are *added* to the day's total,
+        so workers flushing at once add up. Days older than ``USAGE_DAYS`` before the
+        batch's latest are pruned. Unknown token ids are ignored."""
+
+    @abc.abstractmethod
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        """Requests per UTC day (``day_of``) from ``since_day`` on, for each of ``token_ids``
+        that has any; a token without counts in that span is absent. Deleting a token
+        deletes its counts."""
 
     def migrate(self) -> str:
         """Create the store's schema (tables, key layout), or upgrade it to the version this

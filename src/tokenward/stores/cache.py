@@ -131,6 +131,11 @@ class CachedStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         self.inner.record_usage(usages)
 
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        return self.inner.usage_counts(token_ids, since_day=since_day)
+
     def migrate(self) -> str:
         """The inner store's schema is the one to migrate; what was cached may predate it."""
         try:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import DuplicateTokenError, TokenNotFoundError
-from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 
 __all__ = ["MemoryStore"]
 
@@ -23,6 +23,8 @@ class MemoryStore(TokenStore):
         self._records: dict[str, TokenRecord] = {}
         self._by_digest: dict[str, str] = {}
         self._by_name: dict[_Key, str] = {}
+        self._counts: dict[str, dict[int, int]] = {}  # token id -> UTC day -> requests
+        self._kept_from = 0  # the oldest day kept: pruning runs once per new day
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -75,6 +77,7 @@ class MemoryStore(TokenStore):
                 record = self._records.get(token_id)
                 if record is not None:
                     self._drop(record)
+                    self._counts.pop(token_id, None)
                     removed += 1
             return removed
 
@@ -83,6 +86,7 @@ class MemoryStore(TokenStore):
             doomed = [r for r in self._records.values() if (r.realm, r.user) == (realm, user)]
             for record in doomed:
                 self._drop(record)
+                self._counts.pop(record.id, None)
             return len(doomed)
 
     def rename_user(self, realm: Realm, old: str, new: str) -> int:
@@ -96,13 +100,37 @@ class MemoryStore(TokenStore):
             return len(moving)
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
+        if not usages:
+            return
+        oldest = max(usage.at for usage in usages) // 86_400 - USAGE_DAYS + 1
         with self._lock:
             for usage in usages:
                 record = self._records.get(usage.token_id)
-                if record is not None and (record.last_used_at or 0) <= usage.at:
+                if record is None:
+                    continue
+                if (record.last_used_at or 0) <= usage.at:
                     self._records[usage.token_id] = record.replace(
                         last_used_at=usage.at, last_used_ip=usage.ip
                     )
+                days = self._counts.setdefault(usage.token_id, {})
+                for day, requests in usage.counts:
+                    days[day] = days.get(day, 0) + requests
+            if oldest > self._kept_from:
+                self._kept_from = oldest
+                for days in self._counts.values():
+                    for day in [d for d in days if d < oldest]:
+                        del days[day]
+
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {}
+        with self._lock:
+            for token_id in token_ids:
+                days = self._counts.get(token_id, {})
+                if kept := {day: n for day, n in days.items() if day >= since_day}:
+                    found[token_id] = kept
+        return found
 
     def migrate(self) -> str:
         """A dict has no schema: there is never anything to create or upgrade."""
@@ -126,6 +154,7 @@ class MemoryStore(TokenStore):
             self._by_digest[record.previous_digest] = record.id
 
     def _drop(self, record: TokenRecord) -> None:
+        """Forget the record and its indexes (its counts go with ``delete``, not a save)."""
         del self._records[record.id]
         self._by_name.pop(_key(record), None)
         self._by_digest.pop(record.digest, None)

@@ -26,7 +26,7 @@ from tokenward.errors import (
     StoreError,
     TokenNotFoundError,
 )
-from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 from tokenward.stores.rows import (
     COLUMN_LIST,
     assignments,
@@ -39,12 +39,17 @@ from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
-SCHEMA_VERSION = 2  # 2: the readonly column
+SCHEMA_VERSION = 3  # 2: the readonly column; 3: revoked_at, revoked_reason, tokenward_usage
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _COLUMNS = COLUMN_LIST
-# From each older version to the next ({table}: the schema's table), under the migrate lock.
-_UPGRADES = {
-    "1": "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS readonly BOOLEAN NOT NULL DEFAULT FALSE",
+# From each older version to the next ({table}: the schema's table), under the migrate lock
+# (new tables come from the CREATE TABLE IF NOT EXISTS that runs first).
+_UPGRADES: dict[str, tuple[str, ...]] = {
+    "1": ("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS readonly BOOLEAN NOT NULL DEFAULT FALSE",),
+    "2": (
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS revoked_at BIGINT",
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS revoked_reason TEXT",
+    ),
 }
 
 
@@ -63,6 +68,7 @@ class PostgresStore(TokenStore):
         self.schema = schema
         self._table = f'"{schema}".tokenward_tokens'
         self._meta = f'"{schema}".tokenward_meta'
+        self._usage = f'"{schema}".tokenward_usage'
         self._conninfo = conninfo
         self._timeout = timeout
         kwargs = {"connect_timeout": max(1, int(timeout)), "autocommit": True}
@@ -126,8 +132,22 @@ class PostgresStore(TokenStore):
                         previous_verifier TEXT,
                         previous_until BIGINT,
                         readonly BOOLEAN NOT NULL DEFAULT FALSE,
+                        revoked_at BIGINT,
+                        revoked_reason TEXT,
                         UNIQUE (realm, username, name)
                     )""")
+                # Deleting a token deletes its counts; a count for a token deleted meanwhile
+                # is refused rather than left behind.
+                cur.execute(f"""
+                    CREATE TABLE IF NOT EXISTS {self._usage} (
+                        token_id TEXT NOT NULL REFERENCES {self._table} (id) ON DELETE CASCADE,
+                        day INTEGER NOT NULL,
+                        requests BIGINT NOT NULL,
+                        PRIMARY KEY (token_id, day)
+                    )""")
+                cur.execute(
+                    f"CREATE INDEX IF NOT EXISTS tokenward_usage_day ON {self._usage} (day)"
+                )
                 cur.execute(
                     f"INSERT INTO {self._meta} (key, value) VALUES ('schema_version', %s) "  # noqa: S608
                     "ON CONFLICT (key) DO NOTHING",
@@ -138,7 +158,8 @@ class PostgresStore(TokenStore):
                 row = cur.fetchone()
                 found = version = None if row is None else str(row[0])
                 while version in _UPGRADES:
-                    cur.execute(_UPGRADES[version].format(table=self._table))
+                    for statement in _UPGRADES[version]:
+                        cur.execute(statement.format(table=self._table))
                     version = str(int(version) + 1)
                 if version != found:
                     cur.execute(
@@ -158,7 +179,7 @@ class PostgresStore(TokenStore):
     def drop(self) -> None:
         """Remove tokenward's tables (tests and uninstalls)."""
         with self._cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {self._table}, {self._meta}")
+            cur.execute(f"DROP TABLE IF EXISTS {self._usage}, {self._table}, {self._meta}")
 
     # -- request path ---------------------------------------------------------------------
 
@@ -181,12 +202,41 @@ class PostgresStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
             return
-        with self._cursor() as cur:
+        oldest = max(u.at for u in usages) // 86_400 - USAGE_DAYS + 1
+        counts = [(u.token_id, day, n, u.token_id) for u in usages for day, n in u.counts]
+        with self._cursor(transaction=True) as cur:
             cur.executemany(
                 f"UPDATE {self._table} SET last_used_at = %s, last_used_ip = %s "  # noqa: S608
                 "WHERE id = %s AND (last_used_at IS NULL OR last_used_at <= %s)",
                 [(u.at, u.ip, u.token_id, u.at) for u in usages],
             )
+            if counts:
+                # Added, never overwritten, so that hosts flushing at once add up.
+                cur.executemany(
+                    f"INSERT INTO {self._usage} AS u (token_id, day, requests) "  # noqa: S608
+                    f"SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM {self._table} WHERE id = %s) "
+                    "ON CONFLICT (token_id, day) DO UPDATE SET requests = u.requests + "
+                    "EXCLUDED.requests",
+                    counts,
+                )
+                cur.execute(f"DELETE FROM {self._usage} WHERE day < %s", (oldest,))  # noqa: S608
+
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        ids = list(dict.fromkeys(token_ids))
+        if not ids:
+            return {}
+        found: dict[str, dict[int, int]] = {}
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT token_id, day, requests FROM {self._usage} "  # noqa: S608
+                "WHERE day >= %s AND token_id = ANY(%s)",
+                (since_day, ids),
+            )
+            for token_id, day, requests in cur.fetchall():
+                found.setdefault(str(token_id), {})[int(day)] = int(requests)
+        return found
 
     # -- management -----------------------------------------------------------------------
 
@@ -303,13 +353,20 @@ class PostgresStore(TokenStore):
     # -- plumbing -------------------------------------------------------------------------
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+    def _cursor(self, *, transaction: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor on a pooled autocommit connection; ``transaction``: everything done
+        with it commits together or not at all."""
         try:
             if not self._opened:
                 self._pool.open(wait=False)
                 self._opened = True
-            with self._pool.connection() as conn, conn.cursor() as cur:
-                yield cur
+            with self._pool.connection() as conn:
+                if transaction:
+                    with conn.transaction(), conn.cursor() as cur:
+                        yield cur
+                else:
+                    with conn.cursor() as cur:
+                        yield cur
         except (TokenNotFoundError, DuplicateTokenError):
             raise
         except (psycopg.Error, PoolTimeout) as exc:

@@ -6,7 +6,10 @@ script reads the digest index, the record and its last use). Keys, under a prefi
 
 - ``t:<id>`` the record as JSON (never the secret), ``lu:<id>`` its last use (hash); a
   ``readonly`` member is there only when true (layout 2), so a layout-1 record reads as
-  read-write and needs no rewrite;
+  read-write and needs no rewrite; ``revoked_at`` and ``revoked_reason`` likewise only when
+  revoked (layout 3), so an older record reads as not revoked;
+- ``uc:<id>`` its requests per UTC day (hash: day number → count, layout 3), expiring
+  ``USAGE_DAYS`` after its last write;
 - ``d:<digest>`` → id, for the current and a rotated-out previous digest;
 - ``n:<realm>:<user>:<name>`` → id (names are unique per user and realm);
 - ``u:<realm>:<user>`` and ``all``: sets of ids, for listings.
@@ -26,12 +29,12 @@ import redis.asyncio as aioredis
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
 from tokenward.stores import redis_scripts as scripts
-from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 from tokenward.stores.url import redact_url, split_store_url
 
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
-SCHEMA_VERSION = 2  # 2: records may carry ``readonly``
+SCHEMA_VERSION = 3  # 2: records may carry ``readonly``; 3: ``revoked_*`` and ``uc:`` counts
 
 
 class RedisStore(TokenStore):
@@ -108,12 +111,27 @@ class RedisStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
             return
-        pipe = self._client.pipeline(transaction=False)
+        oldest = max(u.at for u in usages) // 86_400 - USAGE_DAYS + 1
+        args: list[str | int] = [oldest, USAGE_DAYS * 86_400]
         for usage in usages:
-            self._scripts["usage"](
-                keys=[self.prefix], args=[usage.token_id, usage.at, usage.ip or ""], client=pipe
-            )
-        self._call(pipe.execute)
+            args += [usage.token_id, usage.at, usage.ip or "", len(usage.counts)]
+            for day, requests in usage.counts:
+                args += [day, requests]
+        self._call(self._scripts["usage"], keys=[self.prefix], args=args)
+
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        ids = list(dict.fromkeys(token_ids))
+        pipe = self._client.pipeline(transaction=False)
+        for token_id in ids:
+            pipe.hgetall(f"{self.prefix}uc:{token_id}")
+        found: dict[str, dict[int, int]] = {}
+        for token_id, days in zip(ids, self._call(pipe.execute) if ids else [], strict=True):
+            kept = {int(d): int(n) for d, n in days.items() if int(d) >= since_day}
+            if kept:
+                found[token_id] = kept
+        return found
 
     # -- management -----------------------------------------------------------------------
 
@@ -271,6 +289,8 @@ def _args(record: TokenRecord) -> list[str]:
         "previous_verifier": record.previous_verifier,
         "previous_until": record.previous_until,
         "readonly": record.readonly or None,
+        "revoked_at": record.revoked_at,
+        "revoked_reason": record.revoked_reason,
     }
     raw = json.dumps({k: v for k, v in document.items() if v is not None})  # Lua sees nil
     return [
@@ -306,4 +326,6 @@ def _decode(found: Any) -> TokenRecord | None:
         previous_verifier=data.get("previous_verifier"),
         previous_until=data.get("previous_until"),
         readonly=bool(data.get("readonly", False)),
+        revoked_at=data.get("revoked_at"),
+        revoked_reason=data.get("revoked_reason"),
     )

@@ -91,7 +91,7 @@ local p = KEYS[1]
 local removed = 0
 for _, id in ipairs(ARGV) do
   if unindex(p, id) then
-    redis.call('DEL', p .. 't:' .. id, p .. 'lu:' .. id)
+    redis.call('DEL', p .. 't:' .. id, p .. 'lu:' .. id, p .. 'uc:' .. id)
     redis.call('SREM', p .. 'all', id)
     removed = removed + 1
   end
@@ -122,12 +122,40 @@ return #ids
 """
 )
 
-# ARGV: id, at, ip. Only ever moves the last use forward.
+# ARGV: the oldest day to keep, the seconds a count hash outlives its last write, then for
+# each usage: id, at, ip, n, and n pairs of day and requests. One script for the whole
+# batch, so it applies entirely or not at all. The last use only ever moves forward; counts
+# are added (HINCRBY), and a day's first count prunes the days that fell out of the window.
 USAGE = """
 local p = KEYS[1]
-if redis.call('EXISTS', p .. 't:' .. ARGV[1]) == 0 then return 0 end
-local current = redis.call('HGET', p .. 'lu:' .. ARGV[1], 'at')
-if current and tonumber(current) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', p .. 'lu:' .. ARGV[1], 'at', ARGV[2], 'ip', ARGV[3])
+local oldest = tonumber(ARGV[1])
+local i = 3
+while i <= #ARGV do
+  local id, at, ip, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  if redis.call('EXISTS', p .. 't:' .. id) == 1 then
+    local current = redis.call('HGET', p .. 'lu:' .. id, 'at')
+    if not current or tonumber(current) <= tonumber(at) then
+      redis.call('HSET', p .. 'lu:' .. id, 'at', at, 'ip', ip)
+    end
+    if n > 0 then
+      local key = p .. 'uc:' .. id
+      local new_day = false
+      for j = 0, n - 1 do
+        local requests = tonumber(ARGV[i + 2 * j + 1])
+        if redis.call('HINCRBY', key, ARGV[i + 2 * j], requests) == requests then
+          new_day = true
+        end
+      end
+      if new_day then
+        for _, day in ipairs(redis.call('HKEYS', key)) do
+          if tonumber(day) < oldest then redis.call('HDEL', key, day) end
+        end
+      end
+      redis.call('EXPIRE', key, ARGV[2])
+    end
+  end
+  i = i + 2 * n
+end
 return 1
 """

@@ -39,6 +39,8 @@ COLUMNS = (
     "previous_verifier",
     "previous_until",
     "readonly",  # schema version 2
+    "revoked_at",  # schema version 3, with revoked_reason and the usage table
+    "revoked_reason",
 )
 SAVED_COLUMNS = COLUMNS[1:10] + COLUMNS[12:]
 
@@ -61,6 +63,8 @@ def to_row(r: TokenRecord) -> tuple[Any, ...]:
         r.previous_verifier,
         r.previous_until,
         r.readonly,
+        r.revoked_at,
+        r.revoked_reason,
     )
 
 
@@ -92,6 +96,8 @@ def from_row(row: Sequence[Any]) -> TokenRecord:
         prev_verifier,
         prev_until,
         readonly,
+        revoked_at,
+        revoked_reason,
     ) = row
     return TokenRecord(
         id=str(id_),
@@ -110,6 +116,8 @@ def from_row(row: Sequence[Any]) -> TokenRecord:
         previous_verifier=prev_verifier,
         previous_until=None if prev_until is None else int(prev_until),
         readonly=bool(readonly),
+        revoked_at=None if revoked_at is None else int(revoked_at),
+        revoked_reason=None if revoked_reason is None else str(revoked_reason),
     )
 
 

@@ -32,7 +32,7 @@ from urllib.request import pathname2url
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import ConfigurationError, DuplicateTokenError, StoreError, TokenNotFoundError
-from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 from tokenward.stores.rows import (
     COLUMN_LIST,
     assignments,
@@ -46,7 +46,7 @@ __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger("tokenward.store")
 
-SCHEMA_VERSION = 2  # 2: the readonly column
+SCHEMA_VERSION = 3  # 2: the readonly column; 3: revoked_at, revoked_reason, tokenward_usage
 _COLUMNS = COLUMN_LIST
 _SAVE = f"UPDATE tokenward_tokens SET {assignments('?')} WHERE id = ?"  # noqa: S608
 _SCHEMA = """
@@ -67,14 +67,36 @@ CREATE TABLE IF NOT EXISTS tokenward_tokens (
     previous_verifier TEXT,
     previous_until INTEGER,
     readonly INTEGER NOT NULL DEFAULT 0,
+    revoked_at INTEGER,
+    revoked_reason TEXT,
     UNIQUE (realm, username, name)
 );
 CREATE TABLE IF NOT EXISTS tokenward_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokenward_usage (
+    token_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (token_id, day)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tokenward_usage_day ON tokenward_usage (day);
 """
-# From each older version to the next, applied in order inside the schema's one transaction.
-_UPGRADES = {
-    "1": "ALTER TABLE tokenward_tokens ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0",
+# From each older version to the next, applied in order inside the schema's one transaction
+# (new tables come from _SCHEMA's CREATE ... IF NOT EXISTS, which runs first).
+_UPGRADES: dict[str, tuple[str, ...]] = {
+    "1": ("ALTER TABLE tokenward_tokens ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0",),
+    "2": (
+        "ALTER TABLE tokenward_tokens ADD COLUMN revoked_at INTEGER",
+        "ALTER TABLE tokenward_tokens ADD COLUMN revoked_reason TEXT",
+    ),
 }
+# Counts are added, never overwritten, so that processes flushing at once add up; only for
+# a token that still exists (a flush racing a revocation leaves nothing behind).
+_COUNT = (
+    "INSERT INTO tokenward_usage (token_id, day, requests) SELECT ?, ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM tokenward_tokens WHERE id = ?) "
+    "ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + excluded.requests"
+)
+_IDS_PER_QUERY = 500  # under SQLite's limit on host parameters
 _CACHE_LIMIT = 10_000
 _GET = (
     f"SELECT {_COLUMNS} FROM tokenward_tokens WHERE digest = ? "  # noqa: S608
@@ -210,7 +232,8 @@ class SQLiteStore(TokenStore):
             row = db.execute("SELECT value FROM tokenward_meta WHERE key = 'schema_version'")
             found = version = str(row.fetchone()[0])
             while version in _UPGRADES:
-                db.execute(_UPGRADES[version])
+                for statement in _UPGRADES[version]:
+                    db.execute(statement)
                 version = str(int(version) + 1)
             if version == found:
                 return ""  # up to date, or newer than this code (_check_version says so)
@@ -312,12 +335,39 @@ class SQLiteStore(TokenStore):
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
             return
+        oldest = max(u.at for u in usages) // 86_400 - USAGE_DAYS + 1
+        counts = [(u.token_id, day, n, u.token_id) for u in usages for day, n in u.counts]
         with self._write() as db:
             db.executemany(
                 "UPDATE tokenward_tokens SET last_used_at = ?, last_used_ip = ? "
                 "WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
                 [(u.at, u.ip, u.token_id, u.at) for u in usages],
             )
+            if counts:
+                db.executemany(_COUNT, counts)
+                # An index range: nothing to scan on most days, one day's rows on a new one.
+                db.execute("DELETE FROM tokenward_usage WHERE day < ?", (oldest,))
+
+    def usage_counts(
+        self, token_ids: Sequence[str], *, since_day: int
+    ) -> dict[str, dict[int, int]]:
+        ids = list(dict.fromkeys(token_ids))
+        found: dict[str, dict[int, int]] = {}
+        try:
+            db = self._connection()
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                rows = db.execute(
+                    "SELECT token_id, day, requests FROM tokenward_usage "  # noqa: S608
+                    f"WHERE day >= ? AND token_id IN ({marks})",
+                    (since_day, *chunk),
+                )
+                for token_id, day, requests in rows:
+                    found.setdefault(str(token_id), {})[int(day)] = int(requests)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
+        return found
 
     # -- management -----------------------------------------------------------------------
 
@@ -369,12 +419,18 @@ class SQLiteStore(TokenStore):
     def delete(self, token_ids: Iterable[str]) -> int:
         ids = [(token_id,) for token_id in token_ids]
         with self._write() as db:
+            db.executemany("DELETE FROM tokenward_usage WHERE token_id = ?", ids)
             before = db.total_changes
             db.executemany("DELETE FROM tokenward_tokens WHERE id = ?", ids)
             return db.total_changes - before
 
     def delete_user(self, realm: Realm, user: str) -> int:
         with self._write() as db:
+            db.execute(
+                "DELETE FROM tokenward_usage WHERE token_id IN "
+                "(SELECT id FROM tokenward_tokens WHERE realm = ? AND username = ?)",
+                (realm.value, user),
+            )
             return db.execute(
                 "DELETE FROM tokenward_tokens WHERE realm = ? AND username = ?", (realm.value, user)
             ).rowcount

@@ -12,8 +12,12 @@
         def raw_dump(self, store):
             return "\n".join(str(row) for row in my_backend_rows())
 
+        def twin(self, store):
+            return MyStore(...)  # a second instance on the same data, as a worker opens it
+
 A subclass also says how to dump everything its store keeps (``raw_dump``), so the suite
-can prove the plaintext secret is stored nowhere.
+can prove the plaintext secret is stored nowhere, and how to open a second instance on the
+same data (``twin``), so it can prove that two workers' request counts add up.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pytest
 from tokenward.core.crypto import lookup_digest
 from tokenward.core.tokens import Realm, TokenRecord, is_within_expiry
 from tokenward.errors import DuplicateTokenError, TokenNotFoundError
-from tokenward.stores.base import TokenStore, Usage
+from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 from tokenward.testing import FrozenClock, TokenFactory
 
 __all__ = ["StoreConformance", "record"]
@@ -64,6 +68,12 @@ class StoreConformance:
         """Everything the store keeps, as text, so the suite can search it for the secret.
         Subclasses must say how (rows, keys and values, files): without it the suite fails."""
         raise TypeError(f"{type(self).__name__} must define raw_dump(store)")
+
+    def twin(self, store: TokenStore) -> TokenStore:
+        """A second instance of the store on the same data, as another worker process opens
+        it (a store whose instances share nothing, like ``MemoryStore``, returns ``store``).
+        The suite closes it when it is not ``store``."""
+        raise TypeError(f"{type(self).__name__} must define twin(store)")
 
     def test_add_then_get_by_digest_and_find_by_name(self, store: TokenStore) -> None:
         r = record(acls=frozenset({"edit-dns"}), whitelist_ips=("192.0.2.0/24",), expires_at=5)
@@ -334,3 +344,101 @@ class StoreConformance:
         dump = self.raw_dump(store)
         assert token.created.record.digest in dump  # the dump really holds the data
         assert token.secret not in dump
+
+    # -- revoked in place -----------------------------------------------------------------
+
+    def test_a_revocation_kept_on_record_survives_every_write_and_read(
+        self, store: TokenStore
+    ) -> None:
+        """A store that dropped the mark would bring a reported-leaked token back to life."""
+        r = record()
+        store.add(r)
+        store.add(record(name="fine"))
+        marked = r.replace(revoked_at=5000, revoked_reason="reported leaked")
+        store.save(marked)
+        assert store.get(r.digest) == marked
+        assert store.find(Realm.CPANEL, "alice", "t") == marked
+        assert {x.name: x.revoked_reason for x in store.list()} == {
+            "t": "reported leaked",
+            "fine": None,
+        }
+        store.record_usage([Usage(r.id, 6000, "192.0.2.1", ((0, 1),))])
+        assert store.rename_user(Realm.CPANEL, "alice", "alicia") == 2
+        moved = store.find(Realm.CPANEL, "alicia", "t")
+        assert moved is not None
+        assert (moved.revoked_at, moved.revoked_reason, moved.revoked) == (
+            5000,
+            "reported leaked",
+            True,
+        )
+        born_revoked = record(name="added", revoked_at=7000, revoked_reason="x")
+        store.add(born_revoked)
+        assert store.get(born_revoked.digest) == born_revoked
+
+    # -- per-day request counts -----------------------------------------------------------
+
+    def test_request_counts_are_added_per_day_with_the_last_use(self, store: TokenStore) -> None:
+        a, b = record(name="a"), record(name="b")
+        store.add(a)
+        store.add(b)
+        day = 20_000
+        noon = day * 86_400 + 43_200
+        store.record_usage(
+            [
+                Usage(a.id, noon, "192.0.2.1", ((day - 1, 3), (day, 2))),
+                Usage(b.id, noon, None, ((day, 1),)),
+                Usage("gone", noon, None, ((day, 9),)),
+            ]
+        )
+        store.record_usage([Usage(a.id, noon - 60, None, ((day, 4),))])  # a late flush adds
+        assert store.usage_counts([a.id, b.id, "gone", "never"], since_day=day - 6) == {
+            a.id: {day - 1: 3, day: 6},
+            b.id: {day: 1},
+        }
+        assert store.usage_counts([a.id, b.id], since_day=day) == {a.id: {day: 6}, b.id: {day: 1}}
+        assert store.usage_counts([a.id], since_day=day + 1) == {}
+        assert store.usage_counts([], since_day=0) == {}
+        found = store.get(a.digest)
+        assert found is not None
+        assert (found.last_used_at, found.last_used_ip) == (noon, "192.0.2.1")
+
+    def test_request_counts_older_than_the_window_are_pruned(self, store: TokenStore) -> None:
+        r = record()
+        store.add(r)
+        day = 20_000
+        old = day - USAGE_DAYS  # one day outside the window that ends today
+        store.record_usage([Usage(r.id, old * 86_400, None, ((old, 5),))])
+        store.record_usage([Usage(r.id, day * 86_400, None, ((old + 1, 1), (day, 2)))])
+        assert store.usage_counts([r.id], since_day=0) == {r.id: {old + 1: 1, day: 2}}
+
+    def test_deleting_a_token_deletes_its_counts(self, store: TokenStore) -> None:
+        a, b, c = record(name="a"), record(name="b"), record(user="bob")
+        for r in (a, b, c):
+            store.add(r)
+        store.record_usage([Usage(r.id, 100, None, ((0, 1),)) for r in (a, b, c)])
+        store.delete([a.id])
+        store.delete_user(Realm.CPANEL, "bob")
+        store.record_usage([Usage(a.id, 200, None, ((0, 1),))])  # a flush after the delete
+        assert store.usage_counts([a.id, b.id, c.id], since_day=0) == {b.id: {0: 1}}
+
+    def test_concurrent_counts_from_two_store_instances_add_up(self, store: TokenStore) -> None:
+        """Two workers flushing at once: neither overwrites the other's requests."""
+        r = record()
+        store.add(r)
+        other = self.twin(store)
+        try:
+            start = threading.Barrier(8)
+
+            def flush(worker: int) -> None:
+                target = store if worker % 2 else other
+                start.wait(timeout=30)
+                for i in range(10):
+                    target.record_usage([Usage(r.id, 86_400 + i, None, ((1, 1), (2, 2)))])
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(flush, range(8)))
+            assert store.usage_counts([r.id], since_day=0) == {r.id: {1: 80, 2: 160}}
+            assert other.usage_counts([r.id], since_day=0) == {r.id: {1: 80, 2: 160}}
+        finally:
+            if other is not store:
+                other.close()

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, Protocol, TypeVar
 
-from tokenward.core.tokens import Identity, TokenStatus
+from tokenward.core.tokens import Identity, is_within_expiry
 from tokenward.errors import TokenNotFoundError, ValidationError
 from tokenward.management.service import TokenService
 from tokenward.management.views import CreatedToken, TokenView
@@ -94,7 +94,8 @@ async def list_tokens(call: Call) -> Reply:
     search = request.arg("search").strip()[:_MAX_SEARCH]
     needle = search.casefold()  # the service's rule: a case-insensitive part of the name
     shown = [view for view in views if needle in view.name.casefold()]
-    expired = sum(view.status is TokenStatus.EXPIRED for view in views)
+    now = service.clock()  # what purge_expired deletes: revoked tokens expired too
+    expired = sum(not is_within_expiry(view.expires_at, now) for view in views)
     html = list_page(
         call.context(),
         shown,

@@ -1,7 +1,8 @@
 """The token table: the signed-in user's tokens of one realm, searchable and sortable.
 
-Expiring rows (under 24 hours left) are yellow and expired ones red, each also with an icon
-and a word, so the state never depends on seeing colour. Sorting and searching work with
+Expiring rows (under 24 hours left) are yellow and expired or revoked ones red, each also
+with an icon and words ("Revoked: reported leaked"), so the state never depends on seeing
+colour. Sorting and searching work with
 plain links and a GET form; the script only makes the search filter as you type.
 """
 
@@ -32,6 +33,7 @@ _STATUS = {
     TokenStatus.ACTIVE: ("", "Active"),
     TokenStatus.EXPIRING: ("⚠", "Expiring"),
     TokenStatus.EXPIRED: ("✕", "Expired"),
+    TokenStatus.REVOKED: ("✕", "Revoked"),
 }
 
 
@@ -70,6 +72,8 @@ def _time(epoch: int | None, none: str) -> str:
 
 def _status(view: TokenView) -> str:
     icon, text = _STATUS[view.status]
+    if view.status is TokenStatus.REVOKED and view.revoked_reason:
+        text = f"{text}: {view.revoked_reason}"
     mark = f'<span class="icon" aria-hidden="true">{icon}</span> ' if icon else ""
     return f'<span class="status status-{esc(view.status.value)}">{mark}{esc(text)}</span>'
 
@@ -114,10 +118,16 @@ def _row(ctx: PageContext, view: TokenView) -> str:
     last_used = _time(view.last_used_at, "Never")
     if view.last_used_at is not None and view.last_used_ip:
         last_used += f'<br><span class="muted">from {esc(view.last_used_ip)}</span>'
-    actions = [_action(ctx, "Edit", "/edit", view.name)]
-    if view.status is not TokenStatus.EXPIRED:  # rotation keeps the expiry: nothing to rotate
-        actions.append(_action(ctx, "Rotate", "/rotate", view.name))
-    actions.append(_action(ctx, "Revoke", "/revoke", view.name, "danger-link"))
+    if view.requests_today is not None and view.last_used_at is not None:
+        requests = f"{view.requests_today} today, {view.requests_last_7_days} in 7 days"
+        last_used += f'<br><span class="muted requests">{esc(requests)}</span>'
+    if view.status is TokenStatus.REVOKED:  # kept only to be seen: it can only be deleted
+        actions = [_action(ctx, "Delete", "/revoke", view.name, "danger-link")]
+    else:
+        actions = [_action(ctx, "Edit", "/edit", view.name)]
+        if view.status is not TokenStatus.EXPIRED:  # rotation keeps the expiry: no rotating
+            actions.append(_action(ctx, "Rotate", "/rotate", view.name))
+        actions.append(_action(ctx, "Revoke", "/revoke", view.name, "danger-link"))
     return f"""<tr class="row-{esc(view.status.value)}" data-name="{name}">
 <th scope="row" data-label="Name"><span class="token-name">{name}</span>{badge}</th>
 <td data-label="Status">{_status(view)}</td>
