@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from tokenward.audit import AuditEvent
@@ -35,7 +36,9 @@ from tokenward.limits import budget_key
 from tokenward.stores.base import TokenStore
 
 if TYPE_CHECKING:
+    from tokenward.core.tokens import Realm
     from tokenward.guard import Guard
+    from tokenward.metrics import Metrics, Result
 
 __all__ = ["Authenticator", "Decision"]
 
@@ -102,6 +105,7 @@ class _Attempt:
     warm: _Warm | None = None
     now: float = 0.0
     owner: Owner = UNRESTRICTED
+    cold: bool = False  # argon2 ran for it (reported to the guard's metrics)
 
 
 class Authenticator:
@@ -123,6 +127,7 @@ class Authenticator:
         self.limiter = guard.limiter
         self.verifications = guard.verifications
         self.usage = guard.usage
+        self.metrics = guard.metrics
         self.responses = (
             guard.responses
             if settings is None
@@ -145,43 +150,61 @@ class Authenticator:
         return f"Authenticator({self.store!r})"
 
     def authenticate(self, request: RequestInfo) -> Decision:
+        metrics = self.metrics
+        started = 0.0 if metrics is None else perf_counter()
         attempt = self._begin(request)
         if isinstance(attempt, Decision):
-            return attempt
+            return attempt if metrics is None else self._measured(metrics, started, attempt)
+        decision: Decision | None = None  # stays None when read, screened and verified
         try:
-            record = self.store.get(attempt.digest)
-            if attempt.warm is not None and (hit := self._repeat(attempt, record)):
-                return hit
-            step = self._read(attempt, record)
-            if isinstance(step, Decision):
-                return step
-            if step is not None:
-                self.verifications.verify(*step)
-        except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
-            return self._failed(attempt, exc)
-        assert record is not None  # read and screened
-        return self._grant(attempt, record)
-
-    async def authenticate_async(self, request: RequestInfo) -> Decision:
-        attempt = self._begin(request)
-        if isinstance(attempt, Decision):
-            return attempt
-        try:
-            if self._inline_reads:
+            if metrics is None:
                 record = self.store.get(attempt.digest)
             else:
-                record = await self.store.aget(attempt.digest)
+                record = self._timed_get(metrics, attempt.digest)
             if attempt.warm is not None and (hit := self._repeat(attempt, record)):
-                return hit
-            step = self._read(attempt, record)
-            if isinstance(step, Decision):
-                return step
-            if step is not None:
+                decision = hit
+            elif isinstance(step := self._read(attempt, record), Decision):
+                decision = step
+            elif step is not None:
+                attempt.cold = True
+                self.verifications.verify(*step)
+        except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
+            decision = self._failed(attempt, exc)
+        if decision is None:
+            assert record is not None  # read and screened
+            decision = self._grant(attempt, record)
+        return decision if metrics is None else self._measured(metrics, started, decision, attempt)
+
+    async def authenticate_async(self, request: RequestInfo) -> Decision:
+        metrics = self.metrics
+        started = 0.0 if metrics is None else perf_counter()
+        attempt = self._begin(request)
+        if isinstance(attempt, Decision):
+            return attempt if metrics is None else self._measured(metrics, started, attempt)
+        decision: Decision | None = None  # stays None when read, screened and verified
+        try:
+            if metrics is None:
+                if self._inline_reads:
+                    record = self.store.get(attempt.digest)
+                else:
+                    record = await self.store.aget(attempt.digest)
+            elif self._inline_reads:
+                record = self._timed_get(metrics, attempt.digest)
+            else:
+                record = await self._timed_aget(metrics, attempt.digest)
+            if attempt.warm is not None and (hit := self._repeat(attempt, record)):
+                decision = hit
+            elif isinstance(step := self._read(attempt, record), Decision):
+                decision = step
+            elif step is not None:
+                attempt.cold = True
                 await self.verifications.averify(*step)
         except Exception as exc:  # noqa: BLE001 - mapped below, never a pass
-            return self._failed(attempt, exc)
-        assert record is not None  # read and screened
-        return self._grant(attempt, record)
+            decision = self._failed(attempt, exc)
+        if decision is None:
+            assert record is not None  # read and screened
+            decision = self._grant(attempt, record)
+        return decision if metrics is None else self._measured(metrics, started, decision, attempt)
 
     def close(self) -> None:
         """Closes the guard (pending last-used times written, threads stopped)."""
@@ -245,6 +268,8 @@ class Authenticator:
         standing unchanged, the method allowed for a read-only token, and the route's ACLs
         already judged. Everything else, refusals included, takes the full path.
         """
+        metrics = self.metrics
+        started = 0.0 if metrics is None else perf_counter()
         if len(authorization) != 1 or not self._warm or not self._inline_reads:
             return None
         try:
@@ -263,9 +288,14 @@ class Authenticator:
             return None
         try:
             record = self.store.get(entry.record.digest)
-            return self._repeated(entry, record, credentials.user, method, required)
+            decision = self._repeated(entry, record, credentials.user, method, required)
         except Exception:  # noqa: BLE001 - the full path reads again and maps it
             return None
+        if metrics is not None and decision is not None:
+            metrics.authenticated(
+                "granted", None, credentials.realm, False, perf_counter() - started
+            )
+        return decision
 
     def _repeat(self, attempt: _Attempt, record: TokenRecord | None) -> Decision | None:
         assert attempt.warm is not None
@@ -394,6 +424,41 @@ class Authenticator:
             return record.verifier, attempt.credentials.secret
         return record.previous_verifier or "", attempt.credentials.secret
 
+    def _timed_get(self, metrics: Metrics, digest: str) -> TokenRecord | None:
+        started = perf_counter()
+        try:
+            record = self.store.get(digest)
+        except Exception:
+            metrics.store_read(perf_counter() - started, False)
+            raise
+        metrics.store_read(perf_counter() - started, True)
+        return record
+
+    async def _timed_aget(self, metrics: Metrics, digest: str) -> TokenRecord | None:
+        started = perf_counter()
+        try:
+            record = await self.store.aget(digest)
+        except Exception:
+            metrics.store_read(perf_counter() - started, False)
+            raise
+        metrics.store_read(perf_counter() - started, True)
+        return record
+
+    @staticmethod
+    def _measured(
+        metrics: Metrics, started: float, decision: Decision, attempt: _Attempt | None = None
+    ) -> Decision:
+        """``decision``, reported once it is made (outside the store's ``try``: a report
+        cannot turn into a refusal, nor be made twice)."""
+        if decision.refusal is not None:
+            result: Result = "refused"
+        else:
+            result = "passed" if decision.identity is None else "granted"
+        realm: Realm | None = None if attempt is None else attempt.credentials.realm
+        cold = attempt is not None and attempt.cold
+        metrics.authenticated(result, decision.reason, realm, cold, perf_counter() - started)
+        return decision
+
     def _failed(self, attempt: _Attempt, exc: Exception) -> Decision:
         request, credentials = attempt.request, attempt.credentials
         if isinstance(exc, AuthenticationError):
@@ -486,6 +551,8 @@ class Authenticator:
             wait = self.limiter.record_failure(budget_key(client), self.clock())
             if wait:
                 response = self.responses.too_many_requests(wait)
+                if self.metrics is not None:
+                    self.metrics.limited()
         if self.audit is not None:
             self._emit(
                 "auth.failure",

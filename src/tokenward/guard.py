@@ -8,7 +8,8 @@ management app and server receives.
     guard.close()            # or: with Guard(...) as guard / async with Guard(...) as guard
 
 It owns the store, the settings, the user directory, the audit hook, the failure limiter,
-the verification pool, the last-use writer and the token service. Nothing else in the
+the verification pool, the last-use writer, the token service and, when given, what
+reports metrics (``tokenward.metrics``). Nothing else in the
 library keeps instances in a module: a test passes its store through the same door a user
 does (``Guard(store)``, ``store=`` on a middleware, or ``$TOKENWARD_STORE``).
 """
@@ -36,6 +37,7 @@ from tokenward.core.settings import Access, Rule, Settings
 from tokenward.errors import ConfigurationError
 from tokenward.limits import FailureLimiter, MemoryFailureLimiter
 from tokenward.management.service import TokenService
+from tokenward.metrics import Metrics
 from tokenward.stores.base import TokenStore
 from tokenward.stores.url import STORE_ENV, open_store, upgrades_verifiers
 from tokenward.usage import UsageTracker
@@ -46,7 +48,7 @@ __all__ = ["Guard", "StoreSpec", "configuration", "env_options"]
 StoreSpec = TokenStore | str | None
 # What a mapping (Django's TOKENWARD, Flask's TOKENWARD_* keys, the environment) may name
 # beside the Settings fields: the objects a Guard is built with.
-_OBJECTS = ("directory", "audit", "limiter")
+_OBJECTS = ("directory", "audit", "limiter", "metrics")
 _ENV_PREFIX = "TOKENWARD_"
 
 
@@ -62,13 +64,17 @@ class Guard:
         audit: AuditHook | None = log_event,
         audit_success: bool = False,
         limiter: FailureLimiter | None = None,
+        metrics: Metrics | None = None,
         clock: Clock = time.time,
         background_flush: bool = True,
     ) -> None:
         """``store``: a store, a store URL, or ``None`` for ``$TOKENWARD_STORE``; with
         neither, a ``ConfigurationError`` says what to set (a silently created file in
         whatever directory the server started in would hold no tokens). A store given as an
-        object stays the caller's to close; one opened from a URL is closed with the guard."""
+        object stays the caller's to close; one opened from a URL is closed with the guard.
+        ``metrics``: where decisions, store reads, argon2 runs and 429s are reported
+        (``tokenward.contrib.prometheus.PrometheusMetrics``, …); ``None``, the default,
+        reports nothing."""
         self.settings = settings = settings or Settings()
         url = None if isinstance(store, TokenStore) else (store or os.environ.get(STORE_ENV))
         self._owns_store = url is not None
@@ -81,6 +87,7 @@ class Guard:
         if limiter is None and settings.max_failures:
             limiter = MemoryFailureLimiter(settings.max_failures, settings.failure_window)
         self.limiter = limiter
+        self.metrics = metrics
         self.responses = Responses(settings.realm_label, settings.retry_after)
         self.verifications = VerificationPool(
             SecretHasher(settings.argon2),
@@ -88,6 +95,7 @@ class Guard:
             settings.max_queued_verifications,
             remember=settings.verified_cache_size,
             upgrade=self.store.replace_verifier if upgrade else None,
+            metrics=metrics,
         )
         self.usage = UsageTracker(
             self.store, settings.last_used_interval, background=background_flush
@@ -104,6 +112,8 @@ class Guard:
         self._exit_hook: Any = None
         self._closed = False
         self.authenticator = Authenticator(self)
+        if metrics is not None:
+            metrics.watch(self)
 
     def __repr__(self) -> str:
         return f"Guard({self.store!r})"
@@ -181,9 +191,10 @@ class Guard:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], **overrides: Any) -> Guard:
         """From one mapping in any case (Django's ``TOKENWARD``, Flask's ``TOKENWARD_*``
-        keys without the prefix): ``store``, ``directory``, ``audit``, ``limiter`` (an
-        object, or a dotted path to one), and ``Settings`` fields. Unknown keys are refused
-        by the same check everywhere; ``overrides`` (clock, …) go to the constructor."""
+        keys without the prefix): ``store``, ``directory``, ``audit``, ``limiter``,
+        ``metrics`` (an object, or a dotted path to one), and ``Settings`` fields. Unknown
+        keys are refused by the same check everywhere; ``overrides`` (clock, …) go to the
+        constructor."""
         store, settings, options = configuration(values)
         return cls(store, settings, **options, **overrides)
 

@@ -4,6 +4,7 @@
 - ``/openapi.json``: the OpenAPI document of the management API;
 - ``/favicon.ico``: 204, so a browser's own request for it is no 401;
 - ``/auth`` (and anything below it): the forward-auth endpoint for reverse proxies;
+- ``/credentials/revoke``: where anyone reports leaked credentials (``build_server`` mounts it);
 - the management API and the web page (``/tokens``), when they are mounted (``extra_routes``).
 
 A management API path may start with a cPanel session's ``/cpsess<10 digits>`` (what
@@ -37,8 +38,10 @@ from tokenward.forward_auth import ForwardAuthASGI
 from tokenward.guard import Guard
 from tokenward.management.http import MANAGEMENT_RULES, ManagementASGI
 from tokenward.management.openapi import openapi_document
+from tokenward.management.revoke_endpoint import DEFAULT_BUDGET, RevokeEndpointASGI
 from tokenward.management.web import TokenPageASGI
 from tokenward.management.whm import SESSION_ORIGIN
+from tokenward.metrics import Metrics
 from tokenward.stores.base import TokenStore
 
 __all__ = ["CPSESS", "LOOPBACK", "TokenwardServer", "build_server", "loggable_target", "origin"]
@@ -58,14 +61,18 @@ def build_server(
     proxy_header: ProxyHeader = "x-real-ip",
     argon2: Argon2Profile | None = None,
     token_format: TokenFormat = "cpanel",  # noqa: S107 - a format name, not a secret
+    leak_report_budget: tuple[int, float] = DEFAULT_BUDGET,
+    metrics: Metrics | None = None,
 ) -> TokenwardServer:
     """Everything ``tokenward serve`` runs: forward auth (with ``rules`` for the proxied
-    URIs), the cPanel-compatible management API at ``/execute`` and ``/json-api``, and the
-    token management web page at ``/tokens``.
+    URIs), the cPanel-compatible management API at ``/execute`` and ``/json-api``, the
+    token management web page at ``/tokens``, and leak reports at ``/credentials/revoke``
+    (``leak_report_budget``: requests per window, in seconds, per client address).
 
     ``proxy_header`` defaults to ``X-Real-IP``, the one header nginx's ``auth_request``
     block sets for certain: the client's own ``X-Forwarded-For`` reaches an auth
-    subrequest untouched unless the configuration overwrites it."""
+    subrequest untouched unless the configuration overwrites it. ``metrics``: the guard's
+    (``--metrics-port`` gives it ``PrometheusMetrics``)."""
     guard = Guard(
         store,
         Settings(
@@ -75,6 +82,7 @@ def build_server(
             argon2=argon2 or Argon2Profile(),
             token_format=token_format,
         ),
+        metrics=metrics,
     )
     # One guard: forward auth, the API and the page share one verification pool, one
     # last-use writer and one failure budget; only their route rules differ.
@@ -84,6 +92,7 @@ def build_server(
         extra_routes={
             "/": ManagementASGI(guard.service, manager),
             "/tokens": TokenPageASGI(guard.service, manager),
+            "/credentials/revoke": RevokeEndpointASGI(guard, budget=leak_report_budget),
         },
     )
 
@@ -176,7 +185,17 @@ class TokenwardServer:
         # Graceful: every authenticator, the mounted apps' too, writes its last-used times.
         inner = (getattr(app, "authenticator", None) for app in self.routes.values())
         mounted = [a for a in inner if isinstance(a, Authenticator)]
-        await run_lifespan(receive, send, self.authenticator, *mounted)
+        reports = [app for app in self.routes.values() if isinstance(app, RevokeEndpointASGI)]
+
+        async def receive_then_drain() -> Message:
+            # Leak reports waiting are processed at shutdown, before the guards close.
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                for endpoint in reports:
+                    await endpoint.aclose()
+            return message
+
+        await run_lifespan(receive_then_drain, send, self.authenticator, *mounted)
 
 
 async def _json(send: Send, status: int, payload: object) -> None:

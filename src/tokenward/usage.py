@@ -67,6 +67,11 @@ class UsageTracker:
         if self.background and (self._thread is None or self._pid != os.getpid()):
             self._start()
 
+    @property
+    def backlog(self) -> int:
+        """Tokens whose last use is noted and not yet written (read by a metrics scrape)."""
+        return len(self._pending)
+
     def flush(self) -> int:
         """Write what is pending in one batch, last uses and counts together. On a store
         failure nothing is lost and nothing doubled: the batch goes back (a last use only

@@ -27,9 +27,14 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from time import perf_counter
+from typing import TYPE_CHECKING
 
 from tokenward.core.crypto import SecretHasher
 from tokenward.errors import AuthenticationError, FailureReason, OverloadedError, StoreError
+
+if TYPE_CHECKING:
+    from tokenward.metrics import Metrics
 
 __all__ = ["Upgrade", "VerificationPool"]
 
@@ -49,9 +54,12 @@ class VerificationPool:
         max_queued: int,
         remember: int = 10_000,
         upgrade: Upgrade | None = None,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.hasher = hasher
         self.upgrade = upgrade
+        self.metrics = metrics
         self._max_concurrent = max_concurrent
         self._max_pending = max_concurrent + max_queued
         self._remember = remember
@@ -69,6 +77,14 @@ class VerificationPool:
     def verified(self, digest: str, verifier: str) -> bool:
         """True when this process already matched this secret against this verifier."""
         return self._verified.get(digest) == verifier
+
+    def load(self) -> tuple[int, int]:
+        """(running, queued) verifications right now: for a metrics scrape, not the request
+        path (it takes the pool's lock)."""
+        with self._lock:
+            pending = len(self._inflight)
+        running = min(pending, self._max_concurrent)
+        return running, pending - running
 
     def forget(self) -> None:
         """Every later request verifies afresh (a new store, or a test wanting cold runs)."""
@@ -120,11 +136,16 @@ class VerificationPool:
         digest, verifier = key
         with self._lock:
             self.computations += 1
+        started = perf_counter()  # nothing next to argon2's tens of milliseconds
         try:
             self.hasher.verify(verifier, secret)
         except AuthenticationError:
+            if self.metrics is not None:
+                self.metrics.verification(perf_counter() - started, False)
             return False
         self._matched(digest, verifier)
+        if self.metrics is not None:
+            self.metrics.verification(perf_counter() - started, True)
         if current and self.upgrade is not None and self.hasher.needs_upgrade(verifier):
             self._queue_upgrade(digest, verifier, secret)
         return True

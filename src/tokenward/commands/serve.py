@@ -12,10 +12,13 @@ import socket
 import ssl
 from typing import Any
 
+from tokenward.asgi_io import ASGIApp
 from tokenward.commands.base import Command, Context, UsageError, creates_store
 from tokenward.core.network import PROXY_HEADERS
 from tokenward.core.settings import Rule
 from tokenward.errors import ConfigurationError, TokenwardError
+from tokenward.management.revoke_endpoint import DEFAULT_BUDGET
+from tokenward.metrics import Metrics
 from tokenward.server import LOOPBACK, TokenwardServer, build_server
 
 __all__ = ["SERVE_COMMANDS"]
@@ -31,6 +34,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PORT",
         help="a second port serving the same app, as WHM's 2087 beside cPanel's 2083",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics at /metrics on this port only, to a token with the "
+        "metrics ACL (needs tokenward[prometheus]; default: off)",
     )
     parser.add_argument("--certfile", metavar="PEM", help="serve HTTPS: the certificate chain")
     parser.add_argument("--keyfile", metavar="PEM", help="serve HTTPS: its private key")
@@ -62,6 +73,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="PREFIX=ACL[,ACL]",
         help="forward auth: a path prefix and the ACLs it needs (repeatable)",
     )
+    parser.add_argument(
+        "--leak-report-limit",
+        default=f"{DEFAULT_BUDGET[0]}/{DEFAULT_BUDGET[1]:g}",
+        metavar="N/SECONDS",
+        help="POST /credentials/revoke: requests per client address per window "
+        f"(default: {DEFAULT_BUDGET[0]}/{DEFAULT_BUDGET[1]:g})",
+    )
 
 
 def rules_from(args: argparse.Namespace) -> tuple[Rule, ...]:
@@ -74,6 +92,18 @@ def rules_from(args: argparse.Namespace) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def leak_report_budget(text: str) -> tuple[int, float]:
+    """``N/SECONDS`` as ``(N, SECONDS)``: at least one request, in a window longer than 0."""
+    count, sep, window = text.partition("/")
+    try:
+        budget = int(count), float(window)
+    except ValueError:
+        budget = 0, 0.0
+    if not sep or budget[0] < 1 or not 0 < budget[1] < float("inf"):
+        raise UsageError(f"--leak-report-limit {text}: use N/SECONDS, e.g. 30/300 (N at least 1)")
+    return budget
+
+
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise UsageError("serve needs uvicorn: pip install 'tokenward[serve]'")
@@ -83,16 +113,20 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError(f"{flag} {port}: not a port number")
     if args.whm_port is not None and args.whm_port == args.port != 0:
         raise UsageError(f"--whm-port {args.whm_port}: the same port as --port")
+    scrape_port = metrics_port(args.metrics_port, ports)
     tls = tls_files(args.certfile, args.keyfile)
     try:
         rules = rules_from(args)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
+    budget = leak_report_budget(args.leak_report_limit)
     # The sockets first: "serving on" is printed only once it is true.
     bound = Listening(tls=tls)
     try:
         for port in ports:
             bound.socks.append(listen(args.host, port))
+        if scrape_port is not None:  # last: the one socket the metrics are served on
+            bound.socks.append(listen(args.host, scrape_port))
         proxies = tuple(args.trusted_proxy) if args.trusted_proxy else LOOPBACK
         app = build_server(
             ctx.store,
@@ -101,21 +135,56 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             proxy_header=args.proxy_header,
             argon2=ctx.argon2(),
             token_format=ctx.token_format(),
+            leak_report_budget=budget,
+            metrics=None if scrape_port is None else prometheus_metrics(),
         )
+        served = app if scrape_port is None else with_scrape_port(app, bound.socks[-1])
     except ConfigurationError as exc:
         bound.close()
         raise UsageError(str(exc)) from None
     except BaseException:
         bound.close()
         raise
-    base, *others = bound.urls()
+    urls = bound.urls()
+    scrape = [] if scrape_port is None else [f"Prometheus metrics at {urls.pop()}/metrics"]
+    base, *others = urls
     ctx.say(
         f"tokenward serving on {base} (store: {ctx.store!r})",
         *(f"tokenward serving on {other} too (WHM's port: the same API)" for other in others),
         f"manage tokens in a browser at {base}/tokens/",
+        *scrape,
     )
-    run(app, bound)
+    run(served, bound)
     return 0
+
+
+def metrics_port(port: int | None, others: list[int]) -> int | None:
+    """``--metrics-port``, checked: a port number, not one the API listens on, and the
+    ``prometheus`` extra installed."""
+    if port is None:
+        return None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--metrics-port {port}: not a port number")
+    if port != 0 and port in others:
+        raise UsageError(f"--metrics-port {port}: the API's port; metrics need one of their own")
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise UsageError(
+            "--metrics-port needs prometheus-client: pip install 'tokenward[prometheus]'"
+        )
+    return port
+
+
+def prometheus_metrics() -> Metrics:
+    from tokenward.contrib.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics()  # the default registry: the process's own series come along
+
+
+def with_scrape_port(app: TokenwardServer, sock: socket.socket) -> ASGIApp:
+    """``app``, and ``GET /metrics`` (nothing else) on the port of ``sock``."""
+    from tokenward.contrib.prometheus import MetricsPort, metrics_app
+
+    return MetricsPort(app, metrics_app(app.authenticator), sock.getsockname()[1])
 
 
 def tls_files(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None:
@@ -161,7 +230,7 @@ class Listening:
             sock.close()
 
 
-def run(app: TokenwardServer, bound: Listening) -> None:
+def run(app: ASGIApp, bound: Listening) -> None:
     """uvicorn on the sockets ``serve`` bound (one server, one app, one event loop), as
     ``uvicorn.run`` would run it."""
     import uvicorn

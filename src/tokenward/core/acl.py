@@ -11,6 +11,7 @@ from tokenward.errors import ValidationError
 __all__ = [
     "ALL",
     "DANGEROUS_ACLS",
+    "METRICS",
     "WHM_ACLS",
     "WHM_ACL_GROUPS",
     "dangerous_in",
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 ALL = "all"
+METRICS = "metrics"  # reads tokenward's metrics (Prometheus' scrape): nothing else
 
 # WHM's reference chart, abridged (see shared/cpanel-semantics.md). Used as an optional
 # vocabulary and to group checkboxes on the web page.
@@ -83,6 +85,8 @@ WHM_ACL_GROUPS: dict[str, tuple[str, ...]] = {
         "clustering",
         "locale-edit",
     ),
+    # tokenward's own: what its endpoints ask for (``/metrics`` of ``tokenward serve``).
+    "tokenward": (METRICS,),
     "everything": (ALL,),
 }
 # Every name in the chart but ``all``: what the management API knows when no vocabulary is

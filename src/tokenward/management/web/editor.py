@@ -33,6 +33,7 @@ _GROUP_TITLES = {
     "initial": "Initial",
     "standard": "Standard privileges",
     "global": "Global privileges",
+    "tokenward": "tokenward",
     "everything": "Everything",
 }
 # Markup (not escaped again): the en dashes are entities.
