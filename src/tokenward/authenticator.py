@@ -17,8 +17,8 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from tokenward.audit import AuditEvent
-from tokenward.core.crypto import lookup_digest
-from tokenward.core.header import Credentials, parse_authorization
+from tokenward.core.crypto import lookup_digest, lookup_digest_of
+from tokenward.core.header import Credentials, parse_authorization, split_well_formed
 from tokenward.core.network import Address
 from tokenward.core.policy import UNRESTRICTED, Owner, authorize, check_standing
 from tokenward.core.request import RequestInfo
@@ -247,7 +247,7 @@ class Authenticator:
 
     # -- the warm path ----------------------------------------------------------------------
 
-    def warm(  # noqa: PLR0911 - one return per precondition, in order
+    def warm(
         self,
         method: str,
         required: frozenset[str],
@@ -272,15 +272,13 @@ class Authenticator:
         started = 0.0 if metrics is None else perf_counter()
         if len(authorization) != 1 or not self._warm or not self._inline_reads:
             return None
-        try:
-            credentials = parse_authorization(authorization[0])
-        except AuthenticationError:
+        # The common shape only, with no object built: a secret this process granted is in
+        # ``_warm`` under its keyed digest, and anything else goes to the full path.
+        split = split_well_formed(authorization[0])
+        if split is None:
             return None
-        if credentials is None:
-            return None
-        entry = self._warm.get(
-            (lookup_digest(credentials.realm, credentials.secret), peer, forwarded)
-        )
+        realm_name, user, secret = split
+        entry = self._warm.get((lookup_digest_of(realm_name, secret), peer, forwarded))
         if entry is None:
             return None
         schemes = self._warm_schemes
@@ -288,12 +286,12 @@ class Authenticator:
             return None
         try:
             record = self.store.get(entry.record.digest)
-            decision = self._repeated(entry, record, credentials.user, method, required)
+            decision = self._repeated(entry, record, user, method, required)
         except Exception:  # noqa: BLE001 - the full path reads again and maps it
             return None
         if metrics is not None and decision is not None:
             metrics.authenticated(
-                "granted", None, credentials.realm, False, perf_counter() - started
+                "granted", None, entry.record.realm, False, perf_counter() - started
             )
         return decision
 
