@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from tokenward.commands.base import Command, Context, UsageError
 from tokenward.core.crypto import lookup_digest
 from tokenward.core.formats import PREFIXES, Found, find_tokens
+from tokenward.core.policy import opens
 from tokenward.core.tokens import Realm, TokenRecord, TokenStatus
 from tokenward.errors import TokenwardError
 from tokenward.management.service import TokenService
@@ -193,20 +194,15 @@ def _line_starts(text: str) -> list[int]:
 def _standing(service: TokenService, found: Found, now: float) -> Standing:
     """What the store says of a secret, by its digest in each realm (one indexed read each):
     the token whose current or previous (rotated) secret it is, and whether that opens it."""
-    named = found.recognised.realm  # a prefixed token opens only the realm it names
-    for record in service.find_by_secret(found.secret):
-        if named is not None and record.realm is not named:
-            continue
+    for record in service.find_by_secret(found.secret):  # only the realms it may open
         digest = lookup_digest(record.realm, found.secret)
         previous = record.digest != digest
-        if previous and record.previous_digest != digest:
-            continue
         status = record.status(now)
         if status is TokenStatus.REVOKED:
             return Standing("revoked", record, previous)
         if status is TokenStatus.EXPIRED:
             return Standing("expired", record, previous)
-        if previous and (record.previous_until is None or record.previous_until < int(now)):
+        if not opens(record, digest, now):
             return Standing("rotated_out", record, previous)
         return Standing("live", record, previous)
     return Standing("unknown")

@@ -47,6 +47,7 @@ __all__ = [
     "find_tokens",
     "generate",
     "parse_format",
+    "realms_of",
     "recognise",
     "shannon_entropy",
 ]
@@ -148,6 +149,16 @@ def recognise(text: str) -> Recognised | None:
     if checksum(head) != text[-CHECKSUM_LENGTH:]:
         return None
     return Recognised("prefixed", _REALM_OF_PREFIX[text[:_PREFIX_LENGTH]])
+
+
+def realms_of(secret: str) -> tuple[Realm, ...]:
+    """The realms a secret may open: the one a prefixed token names (if its checksum holds),
+    either for a cPanel-format one, none for anything else. What a leak report, ``tokenward
+    scan`` and ``TokenService.find_by_secret`` look it up in."""
+    recognised = recognise(secret)
+    if recognised is None:
+        return ()
+    return tuple(Realm) if recognised.realm is None else (recognised.realm,)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

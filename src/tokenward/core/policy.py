@@ -19,7 +19,7 @@ from tokenward.core.network import Address, AllowList
 from tokenward.core.tokens import Identity, Realm, TokenRecord, is_within_expiry
 from tokenward.errors import AuthenticationError, FailureReason, PermissionDeniedError
 
-__all__ = ["UNRESTRICTED", "Owner", "UserDirectory", "authorize", "check_standing"]
+__all__ = ["UNRESTRICTED", "Owner", "UserDirectory", "authorize", "check_standing", "opens"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,10 +68,23 @@ def check_standing(
         raise AuthenticationError(FailureReason.OWNER_SUSPENDED)
     if not is_within_expiry(record.expires_at, now):
         raise AuthenticationError(FailureReason.EXPIRED)
-    if used_previous_secret and not is_within_expiry(record.previous_until, now):
+    if used_previous_secret and not _in_grace(record, now):
         raise AuthenticationError(FailureReason.ROTATED_OUT)
     if record.whitelist_ips and not _allow_list(record.whitelist_ips).allows(client):
         raise AuthenticationError(FailureReason.IP_NOT_ALLOWED, str(client or "unknown"))
+
+
+def opens(record: TokenRecord, digest: str, now: float) -> bool:
+    """Whether the secret whose lookup digest is ``digest`` is ``record``'s current secret,
+    or its previous one while the rotation's grace period lasts (the rule
+    ``check_standing`` applies). A secret rotated out for good opens nothing."""
+    if digest == record.digest:
+        return True
+    return digest == record.previous_digest and _in_grace(record, now)
+
+
+def _in_grace(record: TokenRecord, now: float) -> bool:
+    return is_within_expiry(record.previous_until, now)
 
 
 def authorize(record: TokenRecord, owner: Owner, required_acls: frozenset[str]) -> Identity:

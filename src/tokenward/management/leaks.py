@@ -20,8 +20,9 @@ import re
 import threading
 
 from tokenward.core.crypto import lookup_digest
-from tokenward.core.formats import recognise
-from tokenward.core.tokens import Realm, TokenRecord
+from tokenward.core.formats import realms_of
+from tokenward.core.policy import opens
+from tokenward.core.tokens import TokenRecord
 from tokenward.errors import ConfigurationError, StoreError, ValidationError
 from tokenward.management.service import TokenService
 
@@ -66,11 +67,9 @@ def credential_digests(item: str) -> tuple[str, ...]:
     ignored) in each realm it may open, or ``()`` when it holds none in either format. A
     cPanel-format secret may open either realm; a prefixed one opens the realm it names."""
     match = _VALUE.fullmatch(item.strip())
-    recognised = None if match is None else recognise(match[1])
-    if match is None or recognised is None:
+    if match is None:
         return ()
-    realms = tuple(Realm) if recognised.realm is None else (recognised.realm,)
-    return tuple(lookup_digest(realm, match[1]) for realm in realms)
+    return tuple(lookup_digest(realm, match[1]) for realm in realms_of(match[1]))
 
 
 def read_report(body: bytes, source: str) -> LeakReport:
@@ -213,7 +212,7 @@ class LeakRevoker:
         found: dict[str, TokenRecord] = {}
         for digest in report.digests:
             record = store.get(digest)
-            if record is not None and _opens(record, digest, now):
+            if record is not None and opens(record, digest, now):
                 found.setdefault(record.id, record)
         marked = self.service.revoke_leaked(found.values(), source=report.source) if found else 0
         if marked:
@@ -250,13 +249,3 @@ class LeakRevoker:
                 )
                 stop.wait(pause)
                 pause = min(pause * 2, longest)
-
-
-def _opens(record: TokenRecord, digest: str, now: float) -> bool:
-    """Whether the secret of ``digest`` is ``record``'s current one, or its previous one
-    while the grace period lasts. A secret rotated out for good opens nothing: reporting it
-    must not end the token that replaced it (perhaps because of that very leak)."""
-    if record.digest == digest:
-        return True
-    until = record.previous_until
-    return record.previous_digest == digest and until is not None and int(now) <= until

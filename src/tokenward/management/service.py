@@ -16,7 +16,7 @@ from tokenward.audit import AuditHook
 from tokenward.core.acl import normalize_acls
 from tokenward.core.clock import Clock
 from tokenward.core.crypto import Argon2Profile, SecretHasher, lookup_digest
-from tokenward.core.formats import TokenFormat, generate, parse_format
+from tokenward.core.formats import TokenFormat, generate, parse_format, realms_of
 from tokenward.core.network import parse_allow_list
 from tokenward.core.policy import UNRESTRICTED, Owner, UserDirectory
 from tokenward.core.tokens import (
@@ -307,9 +307,9 @@ class TokenService:
         return self._delete(found, "token.purge", actor, "expired and purged")
 
     def find_by_secret(self, secret: str) -> builtins.list[TokenRecord]:
-        """The tokens ``secret`` is the current or previous (rotated) secret of, in either
-        realm: a leak report does not say which."""
-        found = (self.store.get(lookup_digest(realm, secret)) for realm in Realm)
+        """The tokens ``secret`` is the current or previous (rotated) secret of, in each realm
+        it may open (``core.formats.realms_of``: a leak report does not say which)."""
+        found = (self.store.get(lookup_digest(realm, secret)) for realm in realms_of(secret))
         return [record for record in found if record is not None]
 
     def revoke_leaked(self, records: Iterable[TokenRecord], *, source: str) -> int:
