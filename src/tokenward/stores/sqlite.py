@@ -7,6 +7,8 @@ The request path can skip SQL entirely: each connection keeps the records it has
 while the WAL-index header in the -shm file (one ``pread``) is unchanged, no connection has
 committed since. Otherwise it asks ``PRAGMA data_version``, and if anyone committed the
 cache is dropped, so a revocation made by any process is honoured on the very next request.
+The -shm file is read through one descriptor per process, closed only after the last of the
+process's connections (``tokenward.stores.wal_index`` says why that matters to SQLite's locks).
 
 A file swapped underneath SQLite (``mv`` or ``cp`` of a backup) moves neither: an
 ``os.stat``, at most every ``identity_check_interval`` (10 ms) per thread, catches it, and
@@ -41,6 +43,7 @@ from tokenward.stores.rows import (
     saved_values,
     to_row,
 )
+from tokenward.stores.wal_index import WalIndex
 
 __all__ = ["SQLiteStore"]
 
@@ -110,7 +113,7 @@ class _Local(threading.local):
     identity: tuple[int, int, int, int] | None = None
     checked_at: float = -math.inf  # when the file's identity was last looked at
     data_version: int = -1
-    shm: int = -1  # the -shm file's descriptor, read-only (-1: none): see _unchanged
+    wal: WalIndex | None = None  # the -shm file this connection is counted in
     header: bytes = b""  # the WAL-index header the cache was last validated against
     cache: dict[str, TokenRecord | None]
 
@@ -127,24 +130,7 @@ def _forked() -> None:
 
 os.register_at_fork(after_in_child=_forked)
 
-# The WAL-index header: two 48-byte copies at the start of the -shm file. SQLite rewrites
-# both on every commit (copy 1, then copy 0), so while both still equal the snapshot taken
-# when the cache was last validated, no connection has committed since. A torn read shows
-# two unequal copies and takes the checked path.
-_WAL_HEADER = 96
 _MISSING = object()
-
-
-def _open_wal_index(path: str) -> int:
-    """The database's -shm file, open read-only; -1 without one (not WAL, or a VFS
-    without shared memory). Read with one ``pread``, never mapped: SQLite may truncate the
-    file when a connection opens it, and a mapping read then would kill the process with
-    SIGBUS, where a short read only means "changed". SQLite never unlinks it while a
-    connection of ours is open, and it is closed with that connection."""
-    try:
-        return os.open(path + "-shm", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return -1
 
 
 def _create_private(path: str) -> None:
@@ -187,8 +173,8 @@ class SQLiteStore(TokenStore):
         self._cache = cache
         self._timeout = busy_timeout
         self._local = _Local()
-        self._connections: set[sqlite3.Connection] = set()
-        self._shm_files: set[int] = set()  # descriptors of -shm files, one per connection
+        # Every connection of this store, with the -shm file it is counted in.
+        self._connections: dict[sqlite3.Connection, WalIndex] = {}
         self._lock = threading.Lock()
         if self.path == ":memory:" or not self.path:
             # Each thread has its own connection, so each would see its own empty database.
@@ -271,20 +257,39 @@ class SQLiteStore(TokenStore):
     # -- request path ---------------------------------------------------------------------
 
     def get(self, digest: str) -> TokenRecord | None:
+        # The warm path, inline: this thread's connection is current (same process, its
+        # file's identity looked at within the interval), the record is cached, and the
+        # WAL-index header is the one the cache was validated against: nobody committed.
+        local = self._local
+        header = local.header
+        if (
+            header
+            and local.generation == _generation
+            and self._monotonic() - local.checked_at < self._identity_interval
+        ):
+            cached = local.cache.get(digest, _MISSING)
+            if cached is not _MISSING:
+                assert local.wal is not None  # a header is only taken through it
+                try:
+                    if local.wal.read() == header:
+                        return cached  # type: ignore[return-value]
+                except OSError as exc:
+                    raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
+        return self._checked_get(digest)
+
+    def _checked_get(self, digest: str) -> TokenRecord | None:
         try:
             db = self._connection()
             if not self._cache:
                 return self._select(db, digest)
             local = self._local
             cached = local.cache.get(digest, _MISSING)
-            if cached is _MISSING:
-                # Unknown tokens (and first reads) cost the query alone. A found record is
-                # read again after data_version, so the cached copy is never older than it.
-                if self._select(db, digest) is None:
-                    return None
-            elif self._unchanged(local):
-                return cached  # type: ignore[return-value]
-            header = self._header(local)  # before the checks: a later commit shows next time
+            # Unknown tokens (and first reads) cost the query alone. A found record is read
+            # again after data_version, so the cached copy is never older than it.
+            if cached is _MISSING and self._select(db, digest) is None:
+                return None
+            assert local.wal is not None  # every connection is counted in its -shm file
+            header = local.wal.header()  # before the checks: a later commit shows next time
             version = self._version(db)
             if version == local.data_version and cached is not _MISSING:
                 local.header = header
@@ -293,34 +298,13 @@ class SQLiteStore(TokenStore):
                 local.cache, local.data_version = {}, version
             local.header = header
             record = self._select(db, digest)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"SQLite store {self.path!r} could not be read") from exc
         if record is not None:
             if len(local.cache) >= _CACHE_LIMIT:
                 local.cache.clear()
             local.cache[digest] = record
         return record
-
-    @staticmethod
-    def _unchanged(local: _Local) -> bool:
-        """True when no connection has committed since the cache was validated: the
-        WAL-index header still equals the snapshot (one ``pread``, no SQL)."""
-        if local.shm < 0 or not local.header:
-            return False
-        return os.pread(local.shm, _WAL_HEADER, 0) == local.header
-
-    def _header(self, local: _Local) -> bytes:
-        """The WAL-index header if its two copies agree, else ``b""`` (a write under way,
-        or no -shm file: the checked path every time). SQLite makes the -shm file at the
-        connection's first read in WAL mode, so it is opened on the first checked read."""
-        if local.shm < 0:
-            local.shm = _open_wal_index(self._file)
-            if local.shm < 0:
-                return b""
-            with self._lock:
-                self._shm_files.add(local.shm)
-        now = os.pread(local.shm, _WAL_HEADER, 0)
-        return now if len(now) == _WAL_HEADER and now[:48] == now[48:] else b""
 
     @staticmethod
     def _version(db: sqlite3.Connection) -> int:
@@ -444,12 +428,10 @@ class SQLiteStore(TokenStore):
 
     def close(self) -> None:
         with self._lock:
-            for connection in self._connections:
+            connections, self._connections = self._connections, {}
+            for connection, wal in connections.items():
                 connection.close()
-            self._connections.clear()
-            for descriptor in self._shm_files:
-                os.close(descriptor)
-            self._shm_files.clear()
+                wal.detach()  # after the close: see tokenward.stores.wal_index
         self._local = _Local()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -471,12 +453,18 @@ class SQLiteStore(TokenStore):
         # A new thread, a new process (a connection must never cross a fork), or a file that
         # was swapped: the old connection would read the old inode and its page cache forever.
         self._disconnect(local)
-        connection = sqlite3.connect(
-            self._uri, self._timeout, isolation_level=None, check_same_thread=False, uri=True
-        )
+        wal = WalIndex.attach(self._file)  # counted in before SQLite opens the -shm file
+        try:
+            connection = sqlite3.connect(
+                self._uri, self._timeout, isolation_level=None, check_same_thread=False, uri=True
+            )
+        except BaseException:
+            wal.detach()
+            raise
         with self._lock:
-            self._connections.add(connection)
+            self._connections[connection] = wal
         local.connection, local.generation, local.data_version = connection, _generation, -1
+        local.wal = wal
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         local.checked_at = self._monotonic()
@@ -499,15 +487,13 @@ class SQLiteStore(TokenStore):
 
     def _disconnect(self, local: _Local) -> None:
         connection, local.connection, local.identity, local.cache = local.connection, None, None, {}
-        shm, local.shm, local.header = local.shm, -1, b""
-        if shm >= 0 and local.generation == _generation:  # a parent's is the parent's
-            with self._lock:
-                self._shm_files.discard(shm)
-            os.close(shm)
+        local.wal, local.header = None, b""
         if connection is not None and local.generation == _generation:  # never a parent's
             with self._lock:
-                self._connections.discard(connection)
+                wal = self._connections.pop(connection, None)
             connection.close()
+            if wal is not None:
+                wal.detach()  # after the close: see tokenward.stores.wal_index
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
