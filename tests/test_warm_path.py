@@ -268,6 +268,12 @@ class WarmPath(RuleBasedStateMachine):
         scheme=st.sampled_from(["http", "https"]),
         shell=st.sampled_from(["asgi", "wsgi", "authenticate"]),
         user=st.sampled_from([None, None, "alice"]),
+        # Spellings the parser accepts: each is its own warm entry (the key is the value as
+        # sent), and a change to the token must reach every one of them.
+        spelling=st.sampled_from(
+            ["{} {}:{}", "{} {}:{}", "{}  {}:{}", "{} {}:{} ", "{} {}:{}\r\n"]
+        ),
+        upper=st.booleans(),
     )
     def request(
         self,
@@ -279,9 +285,12 @@ class WarmPath(RuleBasedStateMachine):
         scheme: str,
         shell: str,
         user: str | None,
+        spelling: str,
+        upper: bool,
     ) -> None:
         realm, owner, _, secret = token
-        self.last = (f"{realm} {user or owner}:{secret}", peer, forwarded)
+        scheme_name = realm.upper() if upper else realm
+        self.last = (spelling.format(scheme_name, user or owner, secret), peer, forwarded)
         self.last_token, self.last_route, self.last_scheme = token, route, scheme
         self._compare(shell, route, scheme)
         self._compare(shell, route, scheme)  # the same again: warm, if it was granted

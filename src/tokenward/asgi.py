@@ -148,21 +148,27 @@ def _warm(
     method: str,
     required: frozenset[str],
 ) -> Decision | None:
-    """``Authenticator.warm`` with the headers read as ``request_from_scope`` reads them."""
-    authorization: tuple[str, ...] = ()
+    """``Authenticator.warm`` with the headers read as ``request_from_scope`` reads them;
+    ``None`` at once for a request without exactly one ``Authorization`` header."""
+    authorization: bytes | None = None
+    several = False
     forwarded = None
     if settings.proxy_networks:
         wanted = settings.proxy_header.encode()
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
-                authorization += (value.decode("latin-1"),)
+                several = authorization is not None
+                authorization = value
             elif name == wanted:
                 text = value.decode("latin-1")
                 forwarded = text if forwarded is None else f"{forwarded}, {text}"
     else:
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
-                authorization += (value.decode("latin-1"),)
+                several = authorization is not None
+                authorization = value
+    if authorization is None or several:
+        return None
     client = scope.get("client")
     return authenticator.warm(
         method,

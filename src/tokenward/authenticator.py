@@ -17,8 +17,8 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from tokenward.audit import AuditEvent
-from tokenward.core.crypto import lookup_digest, lookup_digest_of
-from tokenward.core.header import Credentials, parse_authorization, split_well_formed
+from tokenward.core.crypto import header_digest, lookup_digest
+from tokenward.core.header import MAX_HEADER_LENGTH, Credentials, parse_authorization
 from tokenward.core.network import Address
 from tokenward.core.policy import UNRESTRICTED, Owner, authorize, check_standing
 from tokenward.core.request import RequestInfo
@@ -79,7 +79,8 @@ _PASS = Decision()
 _Cold = tuple[str, str, str, bool]  # digest, verifier, secret, is the token's current secret
 
 
-_WarmKey = tuple[str, str | None, str | None]  # lookup digest, peer, forwarding header
+# The header's keyed digest (core.crypto.header_digest), peer, forwarding header.
+_WarmKey = tuple[bytes, str | None, str | None]
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -102,6 +103,7 @@ class _Attempt:
     digest: str
     required_acls: frozenset[str]
     client: Address | None
+    warm_key: _WarmKey | None = None  # computed when looked up, reused when remembered
     warm: _Warm | None = None
     now: float = 0.0
     owner: Owner = UNRESTRICTED
@@ -242,8 +244,16 @@ class Authenticator:
         digest = lookup_digest(credentials.realm, credentials.secret)
         attempt = _Attempt(request, credentials, digest, required, settings.client_address(request))
         if self._warm:
-            attempt.warm = self._warm.get((digest, request.peer, request.forwarded))
+            attempt.warm = self._warm.get(self._warm_key(attempt))
         return attempt
+
+    @staticmethod
+    def _warm_key(attempt: _Attempt) -> _WarmKey:
+        if attempt.warm_key is None:
+            request = attempt.request  # it parsed, so it has exactly one header
+            value = request.authorization[0].encode("utf-8", "surrogatepass")
+            attempt.warm_key = (header_digest(value), request.peer, request.forwarded)
+        return attempt.warm_key
 
     # -- the warm path ----------------------------------------------------------------------
 
@@ -252,7 +262,7 @@ class Authenticator:
         method: str,
         required: frozenset[str],
         *,
-        authorization: tuple[str, ...],
+        authorization: bytes,
         peer: str | None,
         forwarded: str | None,
         scheme: str,
@@ -260,25 +270,22 @@ class Authenticator:
         """The decision for a request that repeats one this process granted a moment ago,
         or ``None``: then the shell builds a ``RequestInfo`` and takes the full path.
 
-        For the protocol shells, which call it with what they read off the request and the
-        route's requirement (never public: they pass those on themselves). It answers only
-        a grant: the header parses, this process granted its secret from this peer, the
-        store hands out the very record it granted (any revocation, rotation or edit, in
-        any process, makes a new one), for the same user, not expired now, the owner's
-        standing unchanged, the method allowed for a read-only token, and the route's ACLs
-        already judged. Everything else, refusals included, takes the full path.
+        For the protocol shells, which call it with the request's one ``Authorization``
+        value as sent (a ``str`` as ``value.encode("utf-8", "surrogatepass")``; a request
+        with none or several takes the full path) and the route's requirement (never
+        public: they pass those on themselves). It answers only a grant: this process
+        granted this very header value from this peer, the store hands out the very record
+        it granted (any revocation, rotation or edit, in any process, makes a new one), not
+        expired now, the owner's standing unchanged, the method allowed for a read-only
+        token, and the route's ACLs already judged. Everything else, refusals included,
+        takes the full path. Nothing is parsed: the value is only ever compared, by its
+        keyed digest, with values the full path parsed, checked and granted.
         """
         metrics = self.metrics
         started = 0.0 if metrics is None else perf_counter()
-        if len(authorization) != 1 or not self._warm or not self._inline_reads:
+        if not self._warm or not self._inline_reads or len(authorization) > MAX_HEADER_LENGTH:
             return None
-        # The common shape only, with no object built: a secret this process granted is in
-        # ``_warm`` under its keyed digest, and anything else goes to the full path.
-        split = split_well_formed(authorization[0])
-        if split is None:
-            return None
-        realm_name, user, secret = split
-        entry = self._warm.get((lookup_digest_of(realm_name, secret), peer, forwarded))
+        entry = self._warm.get((header_digest(authorization), peer, forwarded))
         if entry is None:
             return None
         schemes = self._warm_schemes
@@ -286,7 +293,7 @@ class Authenticator:
             return None
         try:
             record = self.store.get(entry.record.digest)
-            decision = self._repeated(entry, record, user, method, required)
+            decision = self._repeated(entry, record, method, required)
         except Exception:  # noqa: BLE001 - the full path reads again and maps it
             return None
         if metrics is not None and decision is not None:
@@ -301,20 +308,19 @@ class Authenticator:
         if schemes is not None and attempt.request.scheme not in schemes:
             return None
         request = attempt.request
-        return self._repeated(
-            attempt.warm, record, attempt.credentials.user, request.method, attempt.required_acls
-        )
+        return self._repeated(attempt.warm, record, request.method, attempt.required_acls)
 
     def _repeated(  # noqa: PLR0911 - one return per precondition, in order
         self,
         entry: _Warm,
         record: TokenRecord | None,
-        user: str,
         method: str,
         required: frozenset[str],
     ) -> Decision | None:
-        """``entry``'s decision if nothing it rests on has changed, else ``None``."""
-        if record is not entry.record or user != record.user:
+        """``entry``'s decision if nothing it rests on has changed, else ``None``. The user
+        needs no check: the entry's key is the very header value granted, user and all, and
+        the record is the very object granted, user and all."""
+        if record is not entry.record:
             return None
         decision = entry.decisions.get(required)
         if decision is None:
@@ -503,8 +509,7 @@ class Authenticator:
     ) -> None:
         """Enter a grant of the token's current secret for the warm path (a previous
         secret's grace ends on a clock the warm path does not read, so it never enters)."""
-        request = attempt.request
-        key = (attempt.digest, request.peer, request.forwarded)
+        key = self._warm_key(attempt)
         entry = self._warm.get(key)
         if entry is None or entry.record is not record or entry.owner != attempt.owner:
             if len(self._warm) >= _WARM_LIMIT:

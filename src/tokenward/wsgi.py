@@ -67,12 +67,12 @@ class TokenwardWSGIMiddleware:
         if requirement == PUBLIC:  # no request copied, no header read
             return self.app(environ, start_response)
         decision = None
-        if requirement is not None and requirement[0] == "token":
-            authorization = environ.get("HTTP_AUTHORIZATION")
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if requirement is not None and requirement[0] == "token" and authorization is not None:
             decision = authenticator.warm(
                 method,
                 requirement[1],
-                authorization=() if authorization is None else (authorization,),
+                authorization=authorization.encode("utf-8", "surrogatepass"),
                 peer=environ.get("REMOTE_ADDR"),
                 forwarded=forwarding_from_environ(environ, settings)[0],
                 scheme=environ.get("wsgi.url_scheme", "http"),

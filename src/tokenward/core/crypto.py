@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,10 +26,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tokenward.core.tokens import Realm
 from tokenward.errors import AuthenticationError, ConfigurationError, FailureReason
 
-__all__ = ["Argon2Profile", "SecretHasher", "lookup_digest", "lookup_digest_of"]
+__all__ = ["Argon2Profile", "SecretHasher", "header_digest", "lookup_digest", "lookup_digest_of"]
 
 _LOOKUP_KEY = b"tokenward lookup digest v1"
 _KEYED = hashlib.blake2b(key=_LOOKUP_KEY, digest_size=16)
+# Keyed afresh in every process (a fork shares it with its parent, which is harmless): what
+# the warm path keeps is useless anywhere else, and is never the secret.
+_HEADER_KEYED = hashlib.blake2b(key=os.urandom(32), digest_size=16)
 
 
 def lookup_digest(realm: Realm, secret: str) -> str:
@@ -41,6 +45,17 @@ def lookup_digest_of(realm_name: str, secret: str) -> str:
     keyed = _KEYED.copy()  # copying a keyed state is cheaper than keying a new one
     keyed.update(f"{realm_name}\x00{secret}".encode())
     return keyed.hexdigest()
+
+
+def header_digest(value: bytes) -> bytes:
+    """The warm path's name for an ``Authorization`` value exactly as sent (ASCII for any
+    value that can be granted; a ``str`` is passed as ``value.encode("utf-8",
+    "surrogatepass")``, which keeps two different values apart): keyed BLAKE2b-128 under a
+    key made in this process. Two spellings of one token are two names, and that is fine:
+    each is entered only after the full path granted it."""
+    keyed = _HEADER_KEYED.copy()
+    keyed.update(value)
+    return keyed.digest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -78,17 +78,6 @@ def parse_authorization(values: str | Sequence[str] | None) -> Credentials | Non
     return _parse_one(value)
 
 
-def split_well_formed(value: str) -> tuple[str, str, str] | None:
-    """``(realm name, user, secret)`` of a value in the shape nearly every request has, or
-    ``None`` for anything else (then ``parse_authorization`` says what it is). For a caller
-    that only looks up what it already granted: a prefixed token's checksum is not checked
-    here, so the secret is only ever compared, never trusted."""
-    if len(value) > MAX_HEADER_LENGTH or (well := _WELL_FORMED_RE.fullmatch(value)) is None:
-        return None
-    scheme, user, secret = well.groups()
-    return scheme.lower(), user, secret
-
-
 def _parse_one(value: str) -> Credentials | None:
     """The grammar step by step, so that a refusal says which rule the value broke."""
     realm = _scheme_of(value)
