@@ -8,8 +8,11 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tokenward import MemoryStore, RequestInfo, Settings, StoreError
 from tokenward import usage as tracking
@@ -180,3 +183,49 @@ def test_successful_requests_are_counted_and_refused_ones_are_not() -> None:
     (view,) = factory.service.list_tokens()
     assert (view.requests_today, view.requests_last_7_days) == (0, 0)
     guard.close()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("note"),
+                st.sampled_from(["a", "b"]),
+                st.sampled_from([0, 0, 0.2, 0.5, 1, 2.5, 86_400]),  # the clock moves on by
+                st.sampled_from([None, "192.0.2.1", "192.0.2.2"]),
+            ),
+            st.tuples(st.just("flush"), st.booleans()),  # the store up or down
+        ),
+        max_size=40,
+    )
+)
+def test_any_run_of_notes_and_flushes_writes_every_request_once_to_its_day(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    """Against the plainest model: each request counted once, on the day of its own second,
+    whatever the interleaving of busy seconds, new addresses, midnights and failed flushes;
+    the last use written is the latest noted."""
+    store = RecordingStore()
+    tracker, ids = tracked(store, "a", "b")
+    by_name = dict(zip(("a", "b"), ids, strict=True))
+    expected: dict[str, dict[int, int]] = {token_id: {} for token_id in ids}
+    latest: dict[str, int] = {}
+    at = MIDNIGHT - 2.7
+    for step in steps:
+        if step[0] == "note":
+            _, name, elapsed, ip = step
+            at += elapsed
+            tracker.note(by_name[name], at, ip)
+            day = int(at) // 86_400
+            days = expected[by_name[name]]
+            days[day] = days.get(day, 0) + 1
+            latest[by_name[name]] = int(at)
+        else:
+            store.down = not step[1]
+            tracker.flush()
+    store.down = False
+    tracker.flush()
+    for token_id in ids:
+        assert counts(store, token_id) == expected[token_id]
+        found = next(r for r in store.list() if r.id == token_id)
+        assert found.last_used_at == latest.get(token_id)

@@ -9,7 +9,6 @@ lifespan shutdown, from a server hook, or at a normal interpreter exit).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -35,14 +34,24 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
+class _Noted:
+    """A token's latest use, and the requests it made since, all in that second's day."""
+
+    __slots__ = ("at", "ip", "requests")
+
+    def __init__(self, at: int, ip: str | None, requests: int) -> None:
+        self.at, self.ip, self.requests = at, ip, requests
+
+
 class UsageTracker:
     def __init__(self, store: TokenStore, interval: float, *, background: bool = True) -> None:
         self._store = store
         self._interval = interval
         self.background = background
-        self._pending: dict[str, Usage] = {}
-        # (token id, UTC day) -> requests since the last flush. Every key's token is also in
-        # _pending: both are filled and swapped under the one lock.
+        self._pending: dict[str, _Noted] = {}
+        # (token id, UTC day) -> requests since the last flush that are no longer counted in
+        # a _pending entry (it moved on to a new second or address). Every key's token is
+        # also in _pending: both are filled and swapped under the one lock.
         self._counts: defaultdict[tuple[str, int], int] = defaultdict(int)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -57,13 +66,15 @@ class UsageTracker:
         second = int(at)
         # Under the lock, so that no count is lost to another request or to a flush
         # swapping the dicts (an uncontended lock costs tens of nanoseconds). The day is
-        # taken now, not at the flush, so a flush after midnight credits the right day.
+        # the noted second's, not the flush's, so a flush after midnight credits the right day.
         with self._lock:
-            self._counts[token_id, second // 86_400] += 1
             pending = self._pending.get(token_id)
             if pending is not None and pending.at == second and pending.ip == ip:
-                return  # a busy token: the same second from the same address is already noted
-            self._pending[token_id] = Usage(token_id, second, ip)
+                pending.requests += 1  # a busy token: the same second from the same address
+                return
+            if pending is not None and pending.requests:
+                self._counts[token_id, pending.at // 86_400] += pending.requests
+            self._pending[token_id] = _Noted(second, ip, 1)
         if self.background and (self._thread is None or self._pid != os.getpid()):
             self._start()
 
@@ -82,20 +93,23 @@ class UsageTracker:
             counts, self._counts = self._counts, defaultdict(int)
         if not batch:
             return 0
+        for token_id, noted in batch.items():
+            if noted.requests:
+                counts[token_id, noted.at // 86_400] += noted.requests
         days: dict[str, list[tuple[int, int]]] = {}
         for (token_id, day), requests in counts.items():
             days.setdefault(token_id, []).append((day, requests))
         usages = [
-            dataclasses.replace(usage, counts=tuple(sorted(days.get(token_id, ()))))
-            for token_id, usage in batch.items()
+            Usage(token_id, noted.at, noted.ip, tuple(sorted(days.get(token_id, ()))))
+            for token_id, noted in batch.items()
         ]
         try:
             self._store.record_usage(usages)
         except StoreError:
             logger.warning("could not record last use of %d token(s); will retry", len(batch))
             with self._lock:
-                for token_id, usage in batch.items():
-                    self._pending.setdefault(token_id, usage)
+                for token_id, noted in batch.items():
+                    self._pending.setdefault(token_id, _Noted(noted.at, noted.ip, 0))
                 for key, requests in counts.items():
                     self._counts[key] += requests
             return 0
