@@ -85,3 +85,17 @@ def test_a_revoked_token_cannot_be_renamed_or_rotated_through_the_api(api: InPro
         assert "delete it" in answer["errors"][0]
     assert api.post(admin, "/execute/Tokens/revoke", data={"name": "leaked"}).json()["data"] == 1
     assert api.service.find_by_secret(leaked.secret) == []
+
+
+def test_whm_update_answers_with_the_counts_list_reports(api: InProcessApi) -> None:
+    """``api_token_update``'s token object is ``api_token_get_details``'s, counts included:
+    not nulls for a token that has been used."""
+    root = api.mint("root", "admin", realm="whm", acls=["all"])
+    leak_and_use(api, api.mint("root", "spare", realm="whm"), root)
+    answer = api.post(
+        root, "/json-api/api_token_update", data={"token_name": "admin", "new_name": "boss"}
+    ).json()
+    assert answer["metadata"]["result"] == 1, answer
+    listed = api.post(root, "/json-api/api_token_list").json()["data"]["tokens"]["boss"]
+    assert (answer["data"]["requests_today"], answer["data"]["requests_last_7_days"]) == (5, 7)
+    assert {k: answer["data"][k] for k in EXTENSIONS} == {k: listed[k] for k in EXTENSIONS}

@@ -93,3 +93,25 @@ def test_a_revoked_token_cannot_be_rotated_or_updated_from_the_cli(
         assert "delete it (revoke it by name) and create a new one" in result.err
     assert cli("revoke", "--user", "alice", "--name", "leaked").status == 0
     assert "leaked" not in cli("list").out
+
+
+USAGE = ("last_used_at", "last_used_ip", "status", "revoked_at", "revoked_reason")
+COUNTS = ("requests_today", "requests_last_7_days")
+
+
+def test_rotate_json_reports_the_usage_list_and_show_report(cli: Cli, leaked_and_used: str) -> None:
+    """Rotation keeps the token, so its use so far: not nulls for a token that was used."""
+    shown = json.loads(cli("show", "--user", "alice", "--name", "busy", "--json").out)
+    result = cli("rotate", "--user", "alice", "--name", "busy", "--json")
+    assert result.status == 0, result.err
+    rotated = json.loads(result.out)
+    assert (rotated["requests_today"], rotated["requests_last_7_days"]) == (4, 10)
+    assert {k: rotated[k] for k in USAGE + COUNTS} == {k: shown[k] for k in USAGE + COUNTS}
+    listed = {t["name"]: t for t in json.loads(cli("list", "--json").out)}
+    assert {k: rotated[k] for k in COUNTS} == {k: listed["busy"][k] for k in COUNTS}
+
+
+def test_update_prints_the_counts_show_prints(cli: Cli, leaked_and_used: str) -> None:
+    result = cli("update", "--user", "alice", "--name", "busy", "--readonly")
+    assert result.status == 0, result.err
+    assert "requests:       4 today, 10 in 7 days (UTC)" in result.out

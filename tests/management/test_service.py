@@ -317,6 +317,50 @@ def test_rotating_again_ends_the_earlier_grace_period(
     assert attempt(f"cpanel alice:{first.secret}").reason is FailureReason.UNKNOWN_TOKEN
 
 
+def test_a_grace_beyond_the_tokens_expiry_is_cut_to_it_with_a_warning(
+    service: TokenService, attempt: Attempt, clock: FrozenClock, events: list[AuditEvent]
+) -> None:
+    """The rotated-out secret never outlives the token: not even when the token's expiry is
+    extended afterwards, which must not revive a grace period the token never had."""
+    expires_at = int(clock()) + 3600
+    old = service.create("alice", "ci", expires_at=expires_at)
+    new = service.rotate("alice", "ci", grace=7 * DAY)
+    assert new.record.previous_until == expires_at
+    assert service.show("alice", "ci").previous_secret_until == expires_at
+    cut = [w for w in new.warnings if "grace" in w]
+    assert len(cut) == 1
+    assert "before a grace period of 7 days would end" in cut[0]
+    assert events[-1].kind == "token.rotate"
+    assert f"valid until {expires_at} (grace cut to the token's expiry)" in str(events[-1].detail)
+    service.update("alice", "ci", expires_at=None)  # extended: the old secret is not
+    clock.advance(3600)
+    assert attempt(f"cpanel alice:{old.secret}").allowed  # through its last second
+    clock.advance(1)
+    assert attempt(f"cpanel alice:{old.secret}").reason is FailureReason.ROTATED_OUT
+    assert attempt(f"cpanel alice:{new.secret}").allowed
+
+
+def test_a_grace_within_the_tokens_life_is_kept_without_a_warning(
+    service: TokenService, clock: FrozenClock
+) -> None:
+    service.create("alice", "ci", expires_at=int(clock()) + 3600)
+    rotated = service.rotate("alice", "ci", grace=3600)  # ends the very second the token does
+    assert rotated.record.previous_until == int(clock()) + 3600
+    assert not [w for w in rotated.warnings if "grace" in w]
+
+
+def test_bringing_the_expiry_forward_cuts_the_grace_period_with_it(
+    service: TokenService, attempt: Attempt, clock: FrozenClock
+) -> None:
+    old = service.create("alice", "ci")
+    service.rotate("alice", "ci", grace=7 * DAY)
+    service.update("alice", "ci", expires_at=int(clock()) + 3600)
+    assert service.show("alice", "ci").previous_secret_until == int(clock()) + 3600
+    service.update("alice", "ci", expires_at=None)
+    clock.advance(3601)
+    assert attempt(f"cpanel alice:{old.secret}").reason is FailureReason.ROTATED_OUT
+
+
 @pytest.mark.parametrize(
     ("name", "grace", "error"),
     [
@@ -324,6 +368,8 @@ def test_rotating_again_ends_the_earlier_grace_period(
         pytest.param("expired", None, ValidationError, id="expired-token"),
         pytest.param("ci", -1, ValidationError, id="negative-grace"),
         pytest.param("ci", 10**13, ValidationError, id="grace-after-9999"),
+        pytest.param("ci", float("nan"), ValidationError, id="nan-grace"),
+        pytest.param("ci", float("inf"), ValidationError, id="infinite-grace"),
     ],
 )
 def test_refused_rotation_changes_nothing(

@@ -180,6 +180,21 @@ def test_grace_periods_are_offered_only_within_the_tokens_remaining_life(web: We
     assert options(page, "grace")[0] == ["", "15m", "1h"]
 
 
+def test_a_grace_not_offered_is_cut_to_the_tokens_life_all_the_same(web: WebServer) -> None:
+    """A form posted with a longer grace (by hand, or one the clock has since overtaken)
+    meets the service's rule: cut to the token's expiry, with the warning on the page."""
+    expires_at = int(web.clock()) + 2 * 3600
+    web.mint("deploy", acls=["edit-dns"], expires_at=expires_at)
+    client = SignedIn(web, web.admin())
+    once = client.once("/rotate", name="deploy")
+    response = client.post(
+        "/rotate", {"csrf": client.csrf, "name": "deploy", "grace": "7d", "once": once}
+    )
+    assert response.status_code == 200
+    assert "before a grace period of 7 days would end" in response.text
+    assert web.service.show("alice", "deploy").previous_secret_until == expires_at
+
+
 def test_the_purge_button_shows_only_when_there_are_expired_tokens(web: WebServer) -> None:
     client = SignedIn(web, web.admin())
     web.mint("old", expires_at=int(web.clock()) + 10)

@@ -22,7 +22,7 @@ from tokenward.core.tokens import Realm
 from tokenward.errors import ValidationError
 from tokenward.management.service import TokenService
 from tokenward.management.text import describe_view, end_of_day, parse_duration
-from tokenward.management.views import KEEP, CreatedToken, Keep, TokenView
+from tokenward.management.views import KEEP, CreatedToken, Keep
 from tokenward.stores.base import TokenStore
 from tokenward.stores.url import open_store, store_url_from_env
 
@@ -124,9 +124,13 @@ class Context:
         """Colour only for a person at a terminal who has not opted out (no-color.org)."""
         return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
-    def secret(self, created: CreatedToken, *, as_json: bool, what: str) -> None:
-        """The one place a secret is printed: once, with the note that it cannot be again."""
-        view = TokenView.from_record(created.record, self.clock())
+    def secret(
+        self, created: CreatedToken, service: TokenService, *, as_json: bool, what: str
+    ) -> None:
+        """The one place a secret is printed: once, with the note that it cannot be again.
+        The token is shown as ``list`` and ``show`` show it (``service.view``: the same
+        fields, its request counts included)."""
+        view = service.view(created.record)
         for warning in created.warnings:
             self.warn(warning)
         if as_json:

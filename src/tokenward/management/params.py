@@ -232,6 +232,9 @@ def rotate(realm: Realm, name_param: str) -> Function:
             "create_time": record.created_at,
             "expires_at": record.expires_at,
             "previous_secret_until": record.previous_until,
+            # As api_token_create's: ACLs that let the token escape its limits, and a grace
+            # cut to the token's own expiry (``TokenService.rotate``).
+            "warnings": list(created.warnings),
         }
 
     return Function(run, takes=(name_param, "grace"))

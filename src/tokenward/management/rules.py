@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import math
 import re
 from collections.abc import Iterable
 
@@ -25,6 +26,9 @@ __all__ = [
     "caller_limits",
     "check_may_mint",
     "check_owner_acls",
+    "grace_end",
+    "secret_end",
+    "span",
     "strings",
     "utc_time",
     "validate_expiry",
@@ -58,6 +62,60 @@ def validate_expiry(expires_at: int | None, now: float) -> int | None:
     if expires_at > MAX_EPOCH:
         raise ValidationError("expiry is after the year 9999")
     return expires_at
+
+
+def grace_end(
+    grace: float | None, expires_at: int | None, now: float
+) -> tuple[int | None, str | None]:
+    """When a rotated-out secret stops working: the one rule for every way to rotate (the
+    Python API, the CLI, both HTTP APIs, the web page), applied by ``TokenService.rotate``.
+
+    ``grace`` seconds from ``now`` (``None`` or 0: the old secret stops at once, and the
+    answer is ``None``), but never after the token's own expiry: a rotated-out secret must
+    not outlive its token. A longer grace is cut to the token's remaining life rather than
+    refused, so a scheduled rotation still runs; the second value is then the warning that
+    says so (``None`` when the grace is kept). Refused (``ValidationError``): a negative or
+    non-finite grace, or one that would end after the year 9999.
+    """
+    if grace is None:
+        return None, None
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not math.isfinite(grace):
+        raise ValidationError(f"grace must be a number of seconds, not {grace!r}")
+    if grace < 0:
+        raise ValidationError("grace must not be negative")
+    if now + grace > MAX_EPOCH:
+        raise ValidationError("grace period ends after the year 9999")
+    if not grace:
+        return None, None
+    until = int(now + grace)
+    if expires_at is None or until <= expires_at:
+        return until, None
+    return expires_at, (
+        f"the token expires {utc_time(expires_at)}, before a grace period of {span(grace)} "
+        "would end: the old secret works until then, as the new one does"
+    )
+
+
+def secret_end(until: int | None, expires_at: int | None) -> int | None:
+    """``until``, when a rotated-out secret stops working, but no later than its token's
+    expiry ``expires_at``: ``grace_end`` when a token is rotated, ``TokenService.update``
+    when its expiry is brought forward (so that extending it again later cannot revive an
+    old secret the token did not live long enough to keep)."""
+    if until is None or expires_at is None:
+        return until
+    return min(until, expires_at)
+
+
+def span(seconds: float) -> str:
+    """``7 days``, ``90 minutes``: a duration in the largest unit that divides it."""
+    if seconds == int(seconds):
+        whole = int(seconds)
+        for unit, size in (("day", 86_400), ("hour", 3600), ("minute", 60)):
+            if whole and whole % size == 0:
+                count = whole // size
+                return f"{count} {unit}{'' if count == 1 else 's'}"
+        return f"{whole} second{'' if whole == 1 else 's'}"
+    return f"{seconds:g} seconds"
 
 
 def utc_time(epoch: int) -> str:

@@ -28,11 +28,12 @@ from tokenward.core.tokens import (
 )
 from tokenward.errors import DuplicateTokenError, TokenNotFoundError, ValidationError
 from tokenward.management.rules import (
-    MAX_EPOCH,
     CallerLimits,
     caller_limits,
     check_may_mint,
     check_owner_acls,
+    grace_end,
+    secret_end,
     strings,
     validate_expiry,
     validate_user,
@@ -140,8 +141,16 @@ class TokenService:
         """A new secret for the same token (name, ACLs, addresses, expiry, read-only).
 
         With ``grace`` seconds the replaced secret keeps working until then, so clients can
-        be switched over without an outage; without, it stops at once. Rotating again ends
-        any earlier grace period.
+        be switched over without an outage; without (or with 0), it stops at once. Rotating
+        again ends any earlier grace period.
+
+        A rotated-out secret never outlives its token: a grace period that would end after
+        the token expires is cut to end when the token does (``previous_until`` is then the
+        token's ``expires_at``), and the returned ``CreatedToken.warnings`` says so. The
+        rotation still happens, so a scheduled one keeps working. This is the one rule for
+        every entry point (the CLI's ``--grace``, the HTTP APIs' ``grace``, the web page's
+        choice): ``management.rules.grace_end``. A negative or non-finite grace, or one
+        ending after the year 9999, is refused with ``ValidationError`` and changes nothing.
         """
         realm = Realm.parse(realm)
         now = self.clock()
@@ -154,26 +163,25 @@ class TokenService:
             raise ValidationError(
                 f"token {name!r} has expired; rotation keeps the expiry, so create a new token"
             )
-        if grace is not None and grace < 0:
-            raise ValidationError("grace must not be negative")
-        if grace is not None and now + grace > MAX_EPOCH:
-            raise ValidationError("grace period ends after the year 9999")
+        until, cut = grace_end(grace, record.expires_at, now)
         secret = generate(realm, self.token_format)
         rotated = record.replace(
             digest=lookup_digest(realm, secret),
             verifier=self.hasher.hash(secret),
-            previous_digest=record.digest if grace else None,
-            previous_verifier=record.verifier if grace else None,
-            previous_until=int(now + grace) if grace else None,
+            previous_digest=None if until is None else record.digest,
+            previous_verifier=None if until is None else record.verifier,
+            previous_until=until,
         )
         self.store.save(rotated)
         detail = (
-            f"previous secret valid until {rotated.previous_until}"
-            if grace
-            else "previous secret revoked at once"
+            "previous secret revoked at once"
+            if until is None
+            else f"previous secret valid until {until}"
+            + (" (grace cut to the token's expiry)" if cut else "")
         )
         self.trail.token("token.rotate", rotated, actor, detail)
-        return CreatedToken(rotated, secret, acl_warnings(record.acls, self.acl_vocabulary))
+        warnings = acl_warnings(record.acls, self.acl_vocabulary)
+        return CreatedToken(rotated, secret, warnings if cut is None else (*warnings, cut))
 
     # -- editing --------------------------------------------------------------------------
 
@@ -226,7 +234,7 @@ class TokenService:
         changes = {k: v for k, v in changes.items() if getattr(record, k) != v}
         if not changes:
             raise ValidationError(f"nothing to change: token {name!r} already has these values")
-        updated = record.replace(**changes)
+        updated = _old_secret_within_life(record.replace(**changes))
         if caller is not None and any(limits):  # the token was within them: is it still?
             caller.check_token(updated, owner)
         if "name" in changes and self.store.find(realm, user, str(changes["name"])) is not None:
@@ -370,6 +378,12 @@ class TokenService:
         self._caller(actor, realm, user, now)
         return self._views([self._require(realm, user, name)], now)[0]
 
+    def view(self, record: TokenRecord) -> TokenView:
+        """The read model of a record this service handed back (``create``, ``rotate``,
+        ``update``), built as ``list_tokens`` and ``show`` build theirs: with the request
+        counts, so that every answer about a token reports its use the same way."""
+        return self._views([record], self.clock())[0]
+
     def show_by_secret(
         self, realm: Realm | str, secret: str, *, actor: Identity | None = None
     ) -> TokenView:
@@ -462,3 +476,11 @@ def _changeable(record: TokenRecord) -> TokenRecord:
             "(revoke it by name) and create a new one"
         )
     return record
+
+
+def _old_secret_within_life(record: TokenRecord) -> TokenRecord:
+    """A rotated-out secret never outlives its token: an expiry brought forward cuts the
+    grace period with it, so extending the expiry again later cannot revive an old secret
+    (``management.rules.secret_end``)."""
+    until = secret_end(record.previous_until, record.expires_at)
+    return record if until == record.previous_until else record.replace(previous_until=until)

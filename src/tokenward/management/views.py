@@ -39,7 +39,8 @@ class TokenView:
     Built from a record by copying only what may be shown, so adding a secret-bearing field
     to ``TokenRecord`` can never leak through a listing. ``requests_today`` and
     ``requests_last_7_days`` (UTC days, today included) are ``None`` when the counts were
-    not read (a view of a used token made right after a change).
+    not read: ``from_record`` of a used token without ``counts``. Every view the service
+    hands out (``list_tokens``, ``show``, ``view``) has them read, the same way.
     """
 
     name: str

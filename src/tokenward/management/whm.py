@@ -159,7 +159,7 @@ def _update(call: Call) -> Any:
     if not changes:  # cPanel's own sample call gives only token_name: a no-op, not an error
         return _token(current)
     record = call.service.update(call.user, name, realm=Realm.WHM, actor=call.caller, **changes)
-    return _token(TokenView.from_record(record, call.service.clock()))
+    return _token(call.service.view(record))
 
 
 def _revoke(call: Call) -> Any:

@@ -210,7 +210,8 @@ def secret_page(ctx: PageContext, created: CreatedToken, *, rotated: bool, now: 
     )
     grace = ""
     if rotated and record.previous_until is not None and record.previous_until > now:
-        until = min(record.previous_until, record.expires_at or record.previous_until)
+        # Never after the token's expiry: TokenService.rotate cuts the grace to it.
+        until = record.previous_until
         grace = f"<p>The old token keeps working until {esc(format_time(until))}.</p>"
     elif rotated:
         grace = "<p>The old token has stopped working.</p>"
