@@ -100,3 +100,77 @@ def test_tokens_in_the_projects_database(tmp_path: Path) -> None:
     assert not report["digest_in_page"]
     secret_free = database.read_bytes()
     assert b"$argon2id$" in secret_free  # the real table is in this file
+
+
+ADMIN_CHECKS = textwrap.dedent("""
+    import re
+    from tokenward.contrib.django.store import store_url_for_database
+    from tokenward.management.service import TokenService
+    from tokenward.stores.url import open_store
+    from tokenward.testing import FAST_ARGON2
+
+    store = open_store(store_url_for_database("default"))
+    service = TokenService(store, argon2=FAST_ARGON2)
+    leaked = service.create("alice", "leaked-one")
+    service.create("alice", "kept-one")
+    assert service.revoke_leaked(service.find_by_secret(leaked.secret), source="test") == 1
+    revoked_at = store.find(leaked.record.realm, "alice", "leaked-one").revoked_at
+    store.close()
+    call_command("makemigrations", "tokenward", check=True, dry_run=True)  # model = migrations
+    sys.stdout = sys.__stdout__
+    User.objects.create_superuser("admin", "a@example.com", "pw")
+    browser = Client()
+    browser.login(username="admin", password="pw")
+
+    def names(query):
+        page = browser.get("/admin/tokenward/token/" + query).content.decode()
+        return page, sorted(set(re.findall(r"(?:leaked|kept)-one", page)))
+
+    listing, everything = names("")
+    _, revoked = names("?revoked=yes")
+    _, kept = names("?revoked=no")
+    detail = browser.get(f"/admin/tokenward/token/{leaked.record.id}/change/")
+    page = detail.content.decode()
+    print(json.dumps({
+        "revoked_at": revoked_at, "everything": everything, "revoked": revoked, "kept": kept,
+        "list_headers": re.findall(r'<th [^>]*class="[^"]*column-(revoked_[a-z]+)', listing),
+        "list_reason": "reported leaked" in listing, "list_time": str(revoked_at) in listing,
+        "filter_offered": "?revoked=yes" in listing and "?revoked=no" in listing,
+        "detail_status": detail.status_code, "detail_reason": "reported leaked" in page,
+        "detail_time": str(revoked_at) in page, "detail_labels": [
+            label in page for label in ("Revoked (epoch)", "Revoked because")],
+        "detail_inputs": re.findall(r'name="(revoked_[a-z]+)"', page),
+        "secret_anywhere": leaked.secret in listing + page,
+    }))
+""")
+
+
+def test_the_admin_shows_and_filters_tokens_revoked_in_place(tmp_path: Path) -> None:
+    """Schema version 3's ``revoked_at`` and ``revoked_reason``, read-only, in the list and
+    the detail page, and a filter on them; the model and its migrations agree."""
+    script = "import io, sys\nsys.stdout = io.StringIO()\n" + SCRIPT + ADMIN_CHECKS
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "project.db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert isinstance(report["revoked_at"], int)
+    assert report["everything"] == ["kept-one", "leaked-one"]
+    assert report["revoked"] == ["leaked-one"]
+    assert report["kept"] == ["kept-one"]
+    assert report["list_headers"] == ["revoked_at", "revoked_reason"]
+    assert report["list_reason"]
+    assert report["list_time"]
+    assert report["filter_offered"]
+    assert report["detail_status"] == 200
+    assert report["detail_reason"]
+    assert report["detail_time"]
+    assert report["detail_labels"] == [True, True]
+    assert report["detail_inputs"] == []  # shown, not editable
+    assert not report["secret_anywhere"]

@@ -25,6 +25,13 @@ class Token(models.Model):
         "last used from", max_length=64, null=True
     )
     readonly = models.BooleanField("read-only", default=False)
+    # Schema version 3: a token revoked in place (reported leaked) keeps its row, marked.
+    revoked_at: models.BigIntegerField[int | None, int | None] = models.BigIntegerField(
+        "revoked (epoch)", null=True
+    )
+    revoked_reason: models.TextField[str | None, str | None] = models.TextField(
+        "revoked because", null=True
+    )
 
     class Meta:
         managed = False
