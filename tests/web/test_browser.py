@@ -1,9 +1,14 @@
 """The page in headless Chromium, as a person uses it: sign in, generate, edit, rotate,
-revoke, sign out; the screenshots in docs/screenshots come from these runs."""
+revoke, sign out; the screenshots in docs/screenshots come from these runs, made with
+``TOKENWARD_SCREENSHOTS=1`` (without it they go to a temporary directory, so a test run
+leaves the working tree as it found it)."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -61,9 +66,14 @@ def seed(web: WebServer) -> None:
 
 
 def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    into = (
+        SCREENSHOTS
+        if os.environ.get("TOKENWARD_SCREENSHOTS") == "1"
+        else Path(tempfile.gettempdir()) / "tokenward-screenshots"
+    )
+    into.mkdir(parents=True, exist_ok=True)
     page.screenshot(
-        path=SCREENSHOTS / f"{name}.png", full_page=full_page, animations="disabled", caret="hide"
+        path=into / f"{name}.png", full_page=full_page, animations="disabled", caret="hide"
     )
 
 
