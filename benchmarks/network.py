@@ -5,8 +5,8 @@ Per store and per mode (sync: ``Authenticator.authenticate``; async: ``authentic
 which awaits the store's asyncio driver), five things are timed:
 
 - ``round_trip``: the driver's cheapest request on the store's own connections: psycopg's
-  ``SELECT 1`` through the store's pool (the checkout ``get`` pays included), redis-py's
-  ``PING`` on the store's client;
+  ``SELECT 1`` on a connection checked out of the store's pool and given back as ``get``
+  does it (``getconn`` / ``putconn``), redis-py's ``PING`` on the store's client;
 - ``read``: the store's own read of that token (``get`` / ``aget``), the part of ``warm``
   that is the store's;
 - ``warm``: a warm token through the authenticator (one store read, no argon2);
@@ -58,16 +58,22 @@ def round_trips(kind: str, store: TokenStore) -> tuple[Callable[[], object], Any
 
         assert isinstance(store, PostgresStore)
 
+        # Checked out and given back as get and aget do (getconn / putconn, not the pool's
+        # connection(), whose exit commits): the cheapest request on those connections.
         def select_one() -> object:
-            with store._cursor() as cur:
-                cur.execute("SELECT 1")
-                return cur.fetchone()
+            conn = store._pool.getconn()
+            try:
+                return conn.execute("SELECT 1").fetchone()
+            finally:
+                store._pool.putconn(conn)
 
         async def select_one_async() -> object:
             pool = await store._async()  # as aget: the pool of the running loop
-            async with pool.connection() as conn, conn.cursor() as cur:
-                await cur.execute("SELECT 1")
-                return await cur.fetchone()
+            conn = await pool.getconn()
+            try:
+                return await (await conn.execute("SELECT 1")).fetchone()
+            finally:
+                await pool.putconn(conn)
 
         return select_one, select_one_async
     from tokenward.stores.redis import RedisStore

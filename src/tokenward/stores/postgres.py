@@ -4,11 +4,19 @@ The schema is created and upgraded only by ``migrate()`` (``tokenward migrate``)
 request time: a store whose schema is missing or old says so in a ``StoreError``. Every
 driver error becomes ``StoreError`` raised from it; the middleware turns that into a 503.
 Timeouts are short, so an outage is reported in seconds rather than hanging workers.
+
+A request is one query (psycopg prepares it once it repeats) answering one text value: the
+row as a JSON array in ``rows.COLUMNS`` order, one value to send and load instead of
+eighteen. That answer is decoded once per distinct answer: the same text gives back the very
+record object decoded from it before, so that a token nobody changed is the same object
+request after request (the authenticator's warm path rests on that), and any change, in any
+process, gives new text and so a new record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +48,8 @@ from tokenward.stores.url import redact_url, split_store_url
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 SCHEMA_VERSION = 3  # 2: the readonly column; 3: revoked_at, revoked_reason, tokenward_usage
+# How many decoded answers ``get``/``aget`` keep (all dropped when full): one per token in use.
+DECODED_LIMIT = 4096
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 _COLUMNS = COLUMN_LIST
 # From each older version to the next ({table}: the schema's table), under the migrate lock
@@ -84,10 +94,13 @@ class PostgresStore(TokenStore):
         self._async_sizes = (min_size, max_size)
         self._opened = False
         self.channel = f"tokenward_{schema}"
+        as_json = f"json_build_array({_COLUMNS})::text"
         self._get_sql = (
-            f"SELECT {_COLUMNS} FROM {self._table} WHERE digest = %s "  # noqa: S608
-            f"UNION ALL SELECT {_COLUMNS} FROM {self._table} WHERE previous_digest = %s"
+            f"SELECT {as_json} FROM {self._table} WHERE digest = %s "  # noqa: S608
+            f"UNION ALL SELECT {as_json} FROM {self._table} WHERE previous_digest = %s"
         )
+        # The get query's answer (text) to the record decoded from it: see the docstring.
+        self._decoded: dict[str, TokenRecord] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStore:
@@ -183,21 +196,52 @@ class PostgresStore(TokenStore):
 
     # -- request path ---------------------------------------------------------------------
 
+    # The two reads take a connection and give it back themselves rather than through the
+    # pool's ``connection()``, whose exit commits (nothing to commit on these autocommit
+    # connections, yet it takes the connection's lock and runs psycopg's commit steps);
+    # ``putconn`` still discards a connection that broke or was left mid-query.
+
     def get(self, digest: str) -> TokenRecord | None:
-        with self._cursor() as cur:
-            cur.execute(self._get_sql, (digest, digest))
-            row = cur.fetchone()
-        return None if row is None else from_row(row)
+        try:
+            if not self._opened:
+                self._pool.open(wait=False)
+                self._opened = True
+            conn = self._pool.getconn()
+            try:
+                row = conn.execute(self._get_sql, (digest, digest)).fetchone()
+            finally:
+                self._pool.putconn(conn)
+        except psycopg.Error as exc:  # PoolTimeout and PoolClosed included
+            raise self._error(exc) from exc
+        return None if row is None else self._record(row[0])
 
     async def aget(self, digest: str) -> TokenRecord | None:
+        current = self._async_pool
         try:
-            pool = await self._async()
-            async with pool.connection() as conn, conn.cursor() as cur:
-                await cur.execute(self._get_sql, (digest, digest))
+            if current is not None and current[0] is asyncio.get_running_loop():
+                pool = current[1]
+            else:
+                pool = await self._async()
+            conn = await pool.getconn()
+            try:
+                cur = await conn.execute(self._get_sql, (digest, digest))
                 row = await cur.fetchone()
-        except (psycopg.Error, PoolTimeout) as exc:
+            finally:
+                await pool.putconn(conn)
+        except psycopg.Error as exc:  # PoolTimeout and PoolClosed included
             raise self._error(exc) from exc
-        return None if row is None else from_row(row)
+        return None if row is None else self._record(row[0])
+
+    def _record(self, text: str) -> TokenRecord:
+        """The record of the get query's answer: decoded once per distinct answer."""
+        record = self._decoded.get(text)
+        if record is None:
+            record = from_row(json.loads(text))
+            decoded = self._decoded
+            if len(decoded) >= DECODED_LIMIT:
+                decoded.clear()
+            decoded[text] = record
+        return record
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:

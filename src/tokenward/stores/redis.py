@@ -2,7 +2,12 @@
 
 Every change is one Lua script, so it is atomic: two workers creating the same name at once
 get exactly one token and one ``DuplicateTokenError``. A request costs one round trip (one
-script reads the digest index, the record and its last use). Keys, under a prefix:
+script, ``redis_scripts.GET``, reads the digest index, the record and its last use, and
+answers them as one string). That answer is decoded once per distinct answer: the same
+bytes give back the very record object decoded from them before, so that a token nobody
+changed is the same object request after request (the authenticator's warm path rests on
+that), and any change, in any process, gives new bytes and so a new record. Keys, under a
+prefix:
 
 - ``t:<id>`` the record as JSON (never the secret), ``lu:<id>`` its last use (hash); a
   ``readonly`` member is there only when true (layout 2), so a layout-1 record reads as
@@ -25,6 +30,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from tokenward.core.tokens import Realm, TokenRecord
 from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
@@ -35,6 +41,8 @@ from tokenward.stores.url import redact_url, split_store_url
 __all__ = ["SCHEMA_VERSION", "RedisStore"]
 
 SCHEMA_VERSION = 3  # 2: records may carry ``readonly``; 3: ``revoked_*`` and ``uc:`` counts
+# How many decoded answers ``get``/``aget`` keep (all dropped when full): one per token in use.
+DECODED_LIMIT = 4096
 
 
 class RedisStore(TokenStore):
@@ -51,6 +59,9 @@ class RedisStore(TokenStore):
         self._client: redis.Redis = redis.Redis.from_url(url, **options)
         self._options = options
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        # The read script's answer, as Redis sent it, to the record decoded from it (see the
+        # module docstring).
+        self._decoded: dict[bytes, TokenRecord] = {}
         self._scripts = {
             name: self._client.register_script(source)
             for name, source in (
@@ -63,6 +74,7 @@ class RedisStore(TokenStore):
                 ("usage", scripts.USAGE),
             )
         }
+        self._get_sha = self._scripts["get"].sha
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStore:
@@ -99,14 +111,45 @@ class RedisStore(TokenStore):
     # -- request path ---------------------------------------------------------------------
 
     def get(self, digest: str) -> TokenRecord | None:
-        return _decode(self._call(self._scripts["get"], keys=[self.prefix], args=[digest]))
+        # EVALSHA straight away (what the script object does, less its per-call work); the
+        # script object loads the script when the server has lost it (restart, flush).
+        found: Any
+        try:
+            found = self._client.evalsha(self._get_sha, 1, self.prefix, digest)
+        except NoScriptError:
+            found = self._call(self._scripts["get"], keys=[self.prefix], args=[digest])
+        except redis.RedisError as exc:
+            raise self._error(exc) from exc
+        return self._record(found)
 
     async def aget(self, digest: str) -> TokenRecord | None:
+        script = self._async_script()
         try:
-            found = await self._async_script()(keys=[self.prefix], args=[digest])
+            try:
+                found = await script.registered_client.evalsha(
+                    self._get_sha, 1, self.prefix, digest
+                )
+            except NoScriptError:
+                found = await script(keys=[self.prefix], args=[digest])
         except redis.RedisError as exc:
-            raise StoreError(f"{self!r} could not answer: {type(exc).__name__}") from exc
-        return _decode(found)
+            raise self._error(exc) from exc
+        return self._record(found)
+
+    def _record(self, found: bytes | None) -> TokenRecord | None:
+        """The record in ``redis_scripts.GET``'s answer: decoded once per distinct answer."""
+        if found is None:
+            return None
+        record = self._decoded.get(found)
+        if record is None:
+            length, _, rest = found.partition(b"\n")
+            size = int(length)
+            used_at, _, used_ip = rest[size:].partition(b"\n")
+            record = _from_fields(rest[:size], used_at, used_ip)
+            decoded = self._decoded
+            if len(decoded) >= DECODED_LIMIT:
+                decoded.clear()
+            decoded[found] = record
+        return record
 
     def record_usage(self, usages: Sequence[Usage]) -> None:
         if not usages:
@@ -270,7 +313,10 @@ class RedisStore(TokenStore):
         try:
             return function(*args, **kwargs)
         except redis.RedisError as exc:
-            raise StoreError(f"{self!r} could not answer: {type(exc).__name__}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: redis.RedisError) -> StoreError:
+        return StoreError(f"{self!r} could not answer: {type(exc).__name__}")
 
 
 def _args(record: TokenRecord) -> list[str]:
@@ -305,9 +351,17 @@ def _args(record: TokenRecord) -> list[str]:
 
 
 def _decode(found: Any) -> TokenRecord | None:
+    """A record from its JSON and its last-use hash fields, as read by ``list`` and
+    ``_by_id``; ``None`` for nothing read."""
     if not found:
         return None
     raw, used_at, used_ip = found
+    return _from_fields(raw, used_at, used_ip)
+
+
+def _from_fields(raw: bytes, used_at: bytes | None, used_ip: bytes | None) -> TokenRecord:
+    """A record from its JSON and its last use: ``used_at`` missing or empty for a token
+    never used, ``used_ip`` for a use with no address."""
     data = json.loads(raw)
     return TokenRecord(
         id=data["id"],
@@ -320,7 +374,7 @@ def _decode(found: Any) -> TokenRecord | None:
         expires_at=data.get("expires_at"),
         acls=frozenset(data["acls"]),
         whitelist_ips=tuple(data.get("whitelist_ips") or ()),
-        last_used_at=None if used_at is None else int(used_at),
+        last_used_at=int(used_at) if used_at else None,
         last_used_ip=used_ip.decode() if used_ip else None,
         previous_digest=data.get("previous_digest"),
         previous_verifier=data.get("previous_verifier"),

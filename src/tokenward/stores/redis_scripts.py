@@ -5,13 +5,17 @@ from __future__ import annotations
 
 __all__ = ["ADD", "DELETE", "GET", "RENAME", "REPLACE", "SAVE", "USAGE"]
 
+# The request path's read: digest index, record and last use, answered as one string, which
+# redis-py reads with less work than a list of three: the record's length, a line break, the
+# record's JSON, the last-use time (or nothing), a line break, the last-use address (or
+# nothing). The length keeps it unambiguous whatever the fields hold.
 GET = """
 local id = redis.call('GET', KEYS[1] .. 'd:' .. ARGV[1])
 if not id then return nil end
 local record = redis.call('GET', KEYS[1] .. 't:' .. id)
 if not record then return nil end
 local used = redis.call('HMGET', KEYS[1] .. 'lu:' .. id, 'at', 'ip')
-return {record, used[1], used[2]}
+return #record .. '\\n' .. record .. (used[1] or '') .. '\\n' .. (used[2] or '')
 """
 
 # ARGV: id, json, digest, previous digest or '', realm, user, name
