@@ -117,7 +117,8 @@ class TokenwardASGIMiddleware:
             return
         authenticator = self.authenticator
         settings = authenticator.settings
-        path = route_path(scope)
+        # Mounted or not: route_path only when there is a mount point to take off.
+        path = route_path(scope) if scope.get("root_path") else scope.get("path") or "/"
         method = scope.get("method", "GET")
         requirement = settings.requirement(method, path)
         # A public route costs one cached rule lookup: no request copied, no header read.
