@@ -1,8 +1,8 @@
 """``python -m benchmarks [--quick] [--sections 1,4] [--out DIR]``: the measurements in one
 run; a table on stdout, ``results.json``, ``chart.png`` (in-process) and ``http-chart.png``
-(section 4, ratios to the floor) in ``--out`` (default benchmarks/results). Section 8
-(PostgreSQL and Redis against their driver) runs right after 1-3, while the machine is
-quiet, and is printed last."""
+(section 4, ratios to the floor) in ``--out`` (default benchmarks/results). Sections 8
+(PostgreSQL and Redis against their driver) and 9 (section 4's middleware in-process) run
+right after 1-3, while the machine is quiet, and are printed last."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from benchmarks.references import reference_costs
 from benchmarks.report import chart, http_chart, table
 from benchmarks.scaling import lookup_scaling
 from benchmarks.servers import SERVERS
+from benchmarks.shells import shell_costs
 
-SECTIONS = frozenset(range(1, 9))
+SECTIONS = frozenset(range(1, 10))
 
 
 def machine() -> dict[str, Any]:
@@ -53,7 +54,7 @@ def sections(text: str) -> frozenset[int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a section list: {text!r}") from None
     if not chosen or not chosen <= SECTIONS:
-        raise argparse.ArgumentTypeError(f"sections are 1 to 8, not {text!r}")
+        raise argparse.ArgumentTypeError(f"sections are 1 to 9, not {text!r}")
     if chosen & {1, 2}:
         chosen |= {1, 2}
     return frozenset(chosen)
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if 8 in run:
         network_stores = [s for s in NETWORK_KINDS if s in stores]
         results["network"] = network_targets(network_stores, iterations // 2)
+    if 9 in run:
+        results["shells"] = shell_costs(iterations * 5)
     if 4 in run:
         results["http"] = http_runs(
             seconds=args.http_seconds or (1 if args.quick else 4),

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks.shells import shell_lines
 
 
 def _us(row: dict[str, Any]) -> str:
@@ -26,34 +29,44 @@ def table(results: dict[str, Any]) -> str:
     if "cold_verification" in results:
         lines += ["", "3. first (cold) verification"]
         lines += [f"  {row['profile']:42} {_us(row)}" for row in results["cold_verification"]]
-    if "http" in results:
-        lines += ["", *http_lines(results["http"])]
-    if "scaling" in results:
-        lines += ["", "5. lookup cost against the number of tokens"]
-        for row in results["scaling"]:
-            if "skipped" in row:
-                lines.append(f"  {row['store']:9} skipped: {row['skipped'][:60]}")
-                continue
-            lines.append(
-                f"  {row['store']:9} {row['tokens']:>9,} tokens  request {_us(row['request'])}"
-                f"  raw get {row['raw_get']['median_us']:.1f} µs"
-            )
-        lines += _scaling_ratios(results["scaling"])
-    if "last_used" in results:
-        u = results["last_used"]
-        lines += [
-            "",
-            "6. last-used writes under sustained load on one token",
-            f"  {u['requests']:,} requests in {u['seconds']} s -> {u['store_writes']} store "
-            f"writes ({u['writes_per_s']:.2f}/s; interval {u['interval_s']} s, "
-            f"at most {u['max_allowed']})",
-        ]
-    if "references" in results:
-        lines += ["", "7. reference libraries, same machine, same run"]
-        lines += _reference_lines(results)
-    if "network" in results:
-        lines += ["", *network_lines(results["network"])]
+    renders: tuple[tuple[str, Callable[[Any], list[str]]], ...] = (
+        ("http", http_lines),  # 4
+        ("scaling", _scaling_lines),  # 5
+        ("last_used", _last_used_lines),  # 6
+        ("references", lambda _: _references_header(_reference_lines(results))),  # 7
+        ("network", network_lines),  # 8
+        ("shells", shell_lines),  # 9
+    )
+    for key, render in renders:
+        if key in results:
+            lines += ["", *render(results[key])]
     return "\n".join(lines)
+
+
+def _scaling_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["5. lookup cost against the number of tokens"]
+    for row in rows:
+        if "skipped" in row:
+            lines.append(f"  {row['store']:9} skipped: {row['skipped'][:60]}")
+            continue
+        lines.append(
+            f"  {row['store']:9} {row['tokens']:>9,} tokens  request {_us(row['request'])}"
+            f"  raw get {row['raw_get']['median_us']:.1f} µs"
+        )
+    return lines + _scaling_ratios(rows)
+
+
+def _references_header(lines: list[str]) -> list[str]:
+    return ["7. reference libraries, same machine, same run", *lines]
+
+
+def _last_used_lines(u: dict[str, Any]) -> list[str]:
+    return [
+        "6. last-used writes under sustained load on one token",
+        f"  {u['requests']:,} requests in {u['seconds']} s -> {u['store_writes']} store "
+        f"writes ({u['writes_per_s']:.2f}/s; interval {u['interval_s']} s, "
+        f"at most {u['max_allowed']})",
+    ]
 
 
 def network_lines(rows: list[dict[str, Any]]) -> list[str]:

@@ -39,6 +39,7 @@ from benchmarks.inprocess import last_used_writes, request_cost
 from benchmarks.report import http_lines, table
 from benchmarks.scaling import lookup_scaling
 from benchmarks.servers import CLOCK_TICKS, ROOT, SERVERS, Running, tree_cpu
+from benchmarks.shells import shell_costs
 
 from tokenward.stores.url import STORE_ENV
 
@@ -360,3 +361,22 @@ def test_a_short_real_run_of_a_django_reference_behind_gunicorn() -> None:
         assert row["requests"] > 0
         assert row["non_2xx"] == 0
     assert rows[("knox", "/whoami")]["vs_baseline"]["requests_per_s"] > 0
+
+
+def test_section_9_times_every_middleware_on_a_granted_request_against_the_floor() -> None:
+    keys = (STORE_ENV, apps.FLOOR_TOKENS_ENV, apps.HEADER_FILE_ENV)
+    before = {key: os.environ.get(key) for key in keys}
+    rows = shell_costs(iterations=70, rounds=2, warmup=5)
+    assert {key: os.environ.get(key) for key in keys} == before  # the factories' settings go
+    assert {(r["shell"], r["variant"], r["path"]) for r in rows} == {
+        (shell, variant, path)
+        for shell in ("asgi", "wsgi")
+        for variant in ("floor", "starlette", "tokenward-sqlite", "tokenward-memory")
+        for path in ("/whoami", "/health")
+        if not (variant == "starlette" and (shell == "wsgi" or path == "/health"))
+    }
+    assert all(r["median_us"] > 0 for r in rows)
+    assert all(r["over_floor_us"] == 0 for r in rows if r["variant"] == "floor")
+    text = table({"machine": {"cpus": 2, "cpu": "test", "python": "3.11"}, "shells": rows})
+    assert "9. section 4's middleware in-process" in text
+    assert text.count("over the floor") == len(rows)
