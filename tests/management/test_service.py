@@ -445,9 +445,15 @@ def test_a_token_expiring_this_second_is_not_purged(
     assert len(service.purge_expired()) == 1
 
 
-def test_purge_with_a_negative_age_is_refused(service: TokenService) -> None:
+@pytest.mark.parametrize("age", [-1, float("nan"), float("inf"), float("-inf")])
+def test_purge_with_a_negative_or_no_finite_age_is_refused(
+    service: TokenService, clock: FrozenClock, age: float
+) -> None:
+    service.create("alice", "ci", expires_at=int(clock()) + 10)
+    clock.advance(3600)
     with pytest.raises(ValidationError):
-        service.purge_expired(older_than=-1)
+        service.purge_expired(older_than=age)
+    assert [v.name for v in service.list_tokens(user="alice")] == ["ci"]  # nothing purged
 
 
 # -- audit -------------------------------------------------------------------------------------

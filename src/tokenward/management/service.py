@@ -8,6 +8,7 @@ the call (the HTTP management API passes it), which limits what may be granted.
 from __future__ import annotations
 
 import builtins
+import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -299,6 +300,8 @@ class TokenService:
         listed until revoked or purged (as in cPanel): nothing else deletes them. A token
         revoked in place is no exception either way: purged once it has also expired that
         long, kept (so its owner sees why it stopped) until then."""
+        if not math.isfinite(older_than):  # NaN compares false to everything: purges nothing
+            raise ValidationError(f"older_than must be a number of seconds, not {older_than!r}")
         if older_than < 0:
             raise ValidationError("older_than must not be negative")
         now = self.clock()
