@@ -24,7 +24,7 @@ __all__ = [
 ALL = "all"
 METRICS = "metrics"  # reads tokenward's metrics (Prometheus' scrape): nothing else
 
-# WHM's reference chart, abridged (see shared/cpanel-semantics.md). Used as an optional
+# WHM's published ACL reference chart, abridged. Used as an optional
 # vocabulary and to group checkboxes on the web page.
 WHM_ACL_GROUPS: dict[str, tuple[str, ...]] = {
     "initial": (

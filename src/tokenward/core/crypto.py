@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tokenward.core.tokens import Realm
 from tokenward.errors import AuthenticationError, ConfigurationError, FailureReason
 
-__all__ = ["Argon2Profile", "SecretHasher", "header_digest", "lookup_digest", "lookup_digest_of"]
+__all__ = ["Argon2Profile", "SecretHasher", "header_digest", "lookup_digest"]
 
 _LOOKUP_KEY = b"tokenward lookup digest v1"
 _KEYED = hashlib.blake2b(key=_LOOKUP_KEY, digest_size=16)
@@ -37,13 +37,8 @@ _HEADER_KEYED = hashlib.blake2b(key=os.urandom(32), digest_size=16)
 
 def lookup_digest(realm: Realm, secret: str) -> str:
     """The store's index key for a secret: fast, keyed, realm-separated."""
-    return lookup_digest_of(realm.value, secret)
-
-
-def lookup_digest_of(realm_name: str, secret: str) -> str:
-    """``lookup_digest`` by the realm's name (``"cpanel"``, ``"whm"``), for the warm path."""
     keyed = _KEYED.copy()  # copying a keyed state is cheaper than keying a new one
-    keyed.update(f"{realm_name}\x00{secret}".encode())
+    keyed.update(f"{realm.value}\x00{secret}".encode())
     return keyed.hexdigest()
 
 
