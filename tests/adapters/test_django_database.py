@@ -5,10 +5,12 @@ Django's settings are process-wide."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -75,9 +77,10 @@ CHECKS = textwrap.dedent("""
 """)
 
 
-def test_tokens_in_the_projects_database(tmp_path: Path) -> None:
-    database = tmp_path / "project.db"
-    script = "import io, sys\nsys.stdout = io.StringIO()\n" + SCRIPT + CHECKS
+def _run_project(checks: str, database: Path) -> Any:
+    """SCRIPT then ``checks`` in a fresh interpreter (Django is set up once per process);
+    the JSON report the checks print last."""
+    script = "import io, sys\nsys.stdout = io.StringIO()\n" + SCRIPT + checks
     result = subprocess.run(
         [sys.executable, "-c", script, str(database)],
         capture_output=True,
@@ -86,9 +89,12 @@ def test_tokens_in_the_projects_database(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    import json
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+def test_tokens_in_the_projects_database(tmp_path: Path) -> None:
+    database = tmp_path / "project.db"
+    report = _run_project(CHECKS, database)
     assert report["name"] == "ci"
     assert report["user"] == "alice"
     assert "digest" not in report["fields"]
@@ -148,18 +154,7 @@ ADMIN_CHECKS = textwrap.dedent("""
 def test_the_admin_shows_and_filters_tokens_revoked_in_place(tmp_path: Path) -> None:
     """Schema version 3's ``revoked_at`` and ``revoked_reason``, read-only, in the list and
     the detail page, and a filter on them; the model and its migrations agree."""
-    script = "import io, sys\nsys.stdout = io.StringIO()\n" + SCRIPT + ADMIN_CHECKS
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "project.db")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = _run_project(ADMIN_CHECKS, tmp_path / "project.db")
     assert isinstance(report["revoked_at"], int)
     assert report["everything"] == ["kept-one", "leaked-one"]
     assert report["revoked"] == ["leaked-one"]
