@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 from contextlib import closing
@@ -150,3 +151,32 @@ def test_two_names_of_one_file_share_the_descriptor(path: Path, clock: FrozenClo
     assert held_switch(path)
     assert shm_descriptors(path) == OPEN
     first.close()
+
+
+def test_no_other_process_can_take_the_database_out_of_wal_while_a_store_is_open(
+    path: Path, clock: FrozenClock
+) -> None:
+    """What the WAL-index shortcut rests on: while a connection of ours is open, SQLite's
+    shared lock on the database keeps every other process from leaving WAL mode (which
+    would leave our descriptor on an index that no commit updates any more)."""
+    store = SQLiteStore(path)
+    warm(store, clock)
+    switch = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0.2)\n"
+        "try:\n"
+        "    print(db.execute('PRAGMA journal_mode = DELETE').fetchone()[0])\n"
+        "except sqlite3.OperationalError as exc:\n"
+        "    print(exc)\n"
+    )
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-c", switch, str(path)], capture_output=True, text=True, check=True
+        )
+        assert refused.stdout.strip() == "database is locked"
+    finally:
+        store.close()
+    allowed = subprocess.run(
+        [sys.executable, "-c", switch, str(path)], capture_output=True, text=True, check=True
+    )
+    assert allowed.stdout.strip() == "delete"  # the test would see it: the lock was the reason

@@ -16,6 +16,10 @@ reading). So a process opens the file for reading once per database, every conne
 store on it counts itself in before it connects and out after it is closed, and the descriptor
 is closed only when none is left.
 
+While a connection of ours is open, no other process can take the database out of WAL mode
+(SQLite's shared lock on the database refuses it: "database is locked"), so the index we
+read is the one every commit updates; ``tests/stores/test_sqlite_shm_locks.py`` pins that.
+
 Never ``mmap``: SQLite truncates the file when it rebuilds the index, and reading a mapping
 past the end kills the process with SIGBUS, where a short ``pread`` only reads as "changed".
 """
