@@ -15,7 +15,7 @@ from tests.stores.conftest import (
     redis_reachable,
     require_service,
 )
-from tokenward import Guard, RequestInfo, StoreError, open_store
+from tokenward import ConfigurationError, Guard, RequestInfo, StoreError, open_store
 from tokenward.cli import main
 from tokenward.testing import fast_settings
 from tokenward.testing.conformance import record
@@ -102,3 +102,13 @@ def test_migrate_says_it_created_the_schema_then_that_it_is_up_to_date(
 def test_store_reprs_never_show_a_password() -> None:
     assert "s3cret" not in repr(open_store("postgresql://u:s3cret@127.0.0.1:1/db"))
     assert "s3cret" not in repr(open_store("redis://:s3cret@127.0.0.1:1/0"))
+
+
+@pytest.mark.parametrize("value", ["true", "1", "false"])
+def test_a_redis_url_asking_for_decoded_replies_is_refused_at_start_up(value: str) -> None:
+    """redis-py takes any non-empty value as true; decoded replies would fail every read, so
+    the store refuses the URL at once, with the password hidden (no server is contacted)."""
+    url = f"redis://:hunter2@127.0.0.1:6379/0?decode_responses={value}"
+    with pytest.raises(ConfigurationError, match="decode_responses") as refused:
+        open_store(url)
+    assert "hunter2" not in str(refused.value)

@@ -33,7 +33,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from tokenward.core.tokens import Realm, TokenRecord
-from tokenward.errors import DuplicateTokenError, StoreError, TokenNotFoundError
+from tokenward.errors import (
+    ConfigurationError,
+    DuplicateTokenError,
+    StoreError,
+    TokenNotFoundError,
+)
 from tokenward.stores import redis_scripts as scripts
 from tokenward.stores.base import USAGE_DAYS, TokenStore, Usage
 from tokenward.stores.url import redact_url, split_store_url
@@ -57,6 +62,13 @@ class RedisStore(TokenStore):
         self.prefix = prefix
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         self._client: redis.Redis = redis.Redis.from_url(url, **options)
+        if self._client.connection_pool.connection_kwargs.get("decode_responses"):
+            # Replies are read as bytes (the read script's answer is length-prefixed in
+            # bytes); decoded ones would fail every request, so refuse at start-up.
+            raise ConfigurationError(
+                f"{redact_url(url)}: remove decode_responses; tokenward reads Redis replies "
+                "as bytes"
+            )
         self._options = options
         self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         # The read script's answer, as Redis sent it, to the record decoded from it (see the
