@@ -46,9 +46,15 @@ async def send_response(
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int, scope: Scope | None = None) -> bytes:
     """The whole request body, refused (``BodyTooLargeError``) as soon as it passes
-    ``limit`` bytes, without keeping more than that in memory."""
+    ``limit`` bytes, without keeping more than that in memory; with ``scope``, at once when
+    its ``Content-Length`` already says more (an unreadable one is ignored: the read is
+    bounded anyway)."""
+    if scope is not None:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and _declared_length(value) > limit:
+                raise BodyTooLargeError(f"request body declared over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -60,3 +66,10 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _declared_length(value: bytes) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

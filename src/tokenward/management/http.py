@@ -184,10 +184,8 @@ class ManagementASGI:
         if decision.refusal is not None:
             return decision.refusal
         headers = dict(scope.get("headers", ()))
-        if _declared_length(headers.get(b"content-length", b"")) > MAX_BODY:
-            return _TOO_LARGE
         try:
-            body = await read_body(receive, MAX_BODY)
+            body = await read_body(receive, MAX_BODY, scope)
         except BodyTooLargeError:
             return _TOO_LARGE
         return await asyncio.to_thread(
@@ -200,13 +198,6 @@ class ManagementASGI:
             body=body,
             refusal=self.authenticator.responses.unauthorized,
         )
-
-
-def _declared_length(value: bytes) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0  # the body read below is bounded anyway
 
 
 class ManagementWSGI:

@@ -117,10 +117,8 @@ class RevokeEndpointASGI:
         kind = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
         if kind != b"application/json":
             return _NOT_JSON
-        if _declared_length(headers.get(b"content-length", b"")) > MAX_BODY:
-            return _TOO_LARGE
         try:
-            body = await read_body(receive, MAX_BODY)
+            body = await read_body(receive, MAX_BODY, scope)
         except BodyTooLargeError:
             return _TOO_LARGE
         address = "unknown" if client is None else str(client)
@@ -152,10 +150,3 @@ def _received(count: int) -> tuple[tuple[tuple[str, str], ...], bytes]:
     number of items sent, and on nothing else."""
     answer = _answer(202, {"status": "received", "count": count})
     return answer.headers, answer.body
-
-
-def _declared_length(value: bytes) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0  # the body read is bounded anyway

@@ -151,7 +151,7 @@ async def read_form(scope: Scope, receive: Receive) -> Fields:
         if name == b"content-type":
             content_type = value.decode("latin-1").lower()
     try:
-        body = await read_body(receive, MAX_FORM_BYTES)
+        body = await read_body(receive, MAX_FORM_BYTES, scope)
     except BodyTooLargeError:
         raise FormError(413, "The form is too large.") from None
     if body and not content_type.startswith("application/x-www-form-urlencoded"):
